@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `check`: the cheap gates. `series` matches `patches/`, the series applies,
+//! the overlay equals what it creates, checkpatch --strict is clean.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::apply::{self, parse_series};
+use crate::cmd::Step;
+use crate::ctx::Ctx;
+use crate::overlay;
+
+pub const COVER: &str = "0000-cover-letter.patch";
+
+/// Problems between `series` and the files in `patches/`.
+pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
+    let listed = parse_series(series);
+    let mut out = Vec::new();
+    let on_disk: Vec<&String> = files.iter().filter(|f| f.ends_with(".patch") && *f != COVER).collect();
+    for l in &listed {
+        if !on_disk.contains(&l) {
+            out.push(format!("series lists {l}, which is not in patches/"));
+        }
+    }
+    for f in &on_disk {
+        if !listed.contains(f) {
+            out.push(format!("patches/{f} is not listed in series"));
+        }
+    }
+    let mut sorted = listed.clone();
+    sorted.sort();
+    if out.is_empty() && sorted != listed {
+        out.push("series is not in the order of the patch numbers".into());
+    }
+    if !listed.is_empty() && !files.iter().any(|f| f == COVER) {
+        out.push(format!("patches/{COVER} is missing"));
+    }
+    out
+}
+
+/// Counts of checkpatch's verdict lines.
+pub fn checkpatch_counts(out: &str) -> (usize, usize, usize) {
+    let c = |p: &str| out.lines().filter(|l| l.starts_with(p)).count();
+    (c("ERROR:"), c("WARNING:"), c("CHECK:"))
+}
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let mut failures = Vec::new();
+
+    let files: Vec<String> = match fs::read_dir(ctx.patches()) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let series = fs::read_to_string(ctx.repo.join("series")).unwrap_or_default();
+    let sp = series_problems(&series, &files);
+    println!("check series:     {}", if sp.is_empty() { "ok".to_string() } else { sp.join("; ") });
+    failures.extend(sp);
+
+    apply::run(ctx)?;
+    let patches = apply::series_patches(&ctx.repo)?;
+    let texts: Vec<String> = patches.iter().map(fs::read_to_string).collect::<std::io::Result<_>>()?;
+    let created = overlay::created_files(&texts);
+    let tree = ctx.kernel();
+    let mut want = BTreeMap::new();
+    for p in &created {
+        want.insert(p.clone(), fs::read(tree.join(p))?);
+    }
+    let op = overlay::compare(&want, &overlay::read_overlay(&ctx.repo)?);
+    println!(
+        "check overlay:    {}",
+        if op.is_empty() { format!("ok ({} files)", created.len()) } else { format!("{} problem(s)", op.len()) }
+    );
+    for p in &op {
+        println!("    {p}");
+        failures.push(p.to_string());
+    }
+
+    let _m = ctx.enter()?;
+    let s = Step::start(format!("checkpatch --strict on {} patches", patches.len()));
+    let log = ctx.target().join("checkpatch.log");
+    let _ = fs::remove_file(&log);
+    for p in &patches {
+        let out = checkpatch(ctx, p, &log)?;
+        let (e, w, c) = checkpatch_counts(&out);
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        println!("    {name}: {e} errors, {w} warnings, {c} checks");
+        if e + w + c > 0 {
+            failures.push(format!("checkpatch: {name}: {e} errors, {w} warnings, {c} checks (see {})", log.display()));
+        }
+    }
+    s.done();
+    if !failures.is_empty() {
+        bail!("check failed:\n  {}", failures.join("\n  "));
+    }
+    println!("check: all gates passed");
+    Ok(())
+}
+
+fn checkpatch(ctx: &Ctx, patch: &Path, log: &Path) -> Result<String> {
+    let out = ctx
+        .tool(
+            &ctx.kernel(),
+            &format!("perl scripts/checkpatch.pl --strict --no-summary --showfile '{}' || true", patch.display()),
+        )
+        .output()?;
+    let mut all = fs::read_to_string(log).unwrap_or_default();
+    all.push_str(&format!("### {}\n{out}\n", patch.display()));
+    fs::write(log, all)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn series_in_sync() {
+        let files = v(&[COVER, "0001-a.patch", "0002-b.patch"]);
+        assert!(series_problems("0001-a.patch\n0002-b.patch\n", &files).is_empty());
+    }
+
+    #[test]
+    fn series_out_of_sync() {
+        let files = v(&["0001-a.patch", "0003-c.patch"]);
+        let p = series_problems("0001-a.patch\n0002-b.patch\n", &files);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("0002-b.patch"));
+        assert!(p[1].contains("0003-c.patch"));
+        assert!(p[2].contains("cover"));
+    }
+
+    #[test]
+    fn checkpatch_verdicts() {
+        let out = "WARNING: Missing commit description\nCHECK: Alignment should match open parenthesis\n#12: FILE: fs/x.c:3:\nERROR: trailing whitespace\n";
+        assert_eq!(checkpatch_counts(out), (1, 1, 1));
+    }
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `export`: the work tree's commits back into the repository: `patches/`
+//! (format-patch, cover letter first, `base-commit:`), `series`, and the
+//! overlay of created files.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::apply::{git, BRANCH};
+use crate::check::COVER;
+use crate::ctx::Ctx;
+use crate::overlay;
+use crate::setup::BASE_TAG;
+
+/// Carries the subject and blurb of the previous cover letter into a fresh
+/// `format-patch --cover-letter` template.
+pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
+    let Some(old) = old else { return fresh.to_string() };
+    let subject = old
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .and_then(|s| s.split_once("] ").map(|(_, t)| t.to_string()));
+    // The blurb: from the first blank line after the headers to the
+    // shortlog (a line "Name (N):").
+    let body_start = old.find("\n\n").map(|i| i + 2).unwrap_or(0);
+    let rest = &old[body_start..];
+    let end = rest
+        .lines()
+        .scan(0usize, |pos, l| {
+            let p = *pos;
+            *pos += l.len() + 1;
+            Some((p, l))
+        })
+        .find(|(_, l)| is_shortlog_head(l))
+        .map(|(p, _)| p)
+        .unwrap_or(rest.len());
+    let blurb = rest[..end].trim_end();
+    let mut s = fresh.to_string();
+    if let Some(subj) = subject {
+        s = s.replace("*** SUBJECT HERE ***", &subj);
+    }
+    if !blurb.is_empty() && !blurb.contains("*** BLURB HERE ***") {
+        s = s.replace("*** BLURB HERE ***", blurb);
+    }
+    s
+}
+
+fn is_shortlog_head(l: &str) -> bool {
+    // "Jane Doe (3):"
+    l.ends_with("):") && !l.starts_with(' ') && l.contains(" (")
+}
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let repo = ctx.base_repo();
+    if ctx.user_kernel.is_some() {
+        bail!("export reads the series from the base work tree ({}); drop --kernel", repo.display());
+    }
+    let tmp = ctx.target().join("export");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp)?;
+    }
+    fs::create_dir_all(&tmp)?;
+    let range = format!("{BASE_TAG}..{BRANCH}");
+    let n = git(&repo).args(["rev-list", "--count", &range]).output()?.trim().parse::<usize>()?;
+    if n == 0 {
+        bail!("{} has no commits over {BASE_TAG} on branch {BRANCH}: nothing to export", repo.display());
+    }
+    git(&repo)
+        .args(["format-patch", "-q", "--cover-letter", "--signoff", "--no-signature", "-o"])
+        .arg(&tmp)
+        .arg(format!("--base={BASE_TAG}"))
+        .arg(&range)
+        .output()
+        .context("git format-patch failed")?;
+    let old_cover = fs::read_to_string(ctx.patches().join(COVER)).ok();
+    let fresh = fs::read_to_string(tmp.join(COVER))?;
+    fs::write(tmp.join(COVER), keep_cover_text(&fresh, old_cover.as_deref()))?;
+
+    let mut names: Vec<String> = fs::read_dir(&tmp)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    if ctx.patches().exists() {
+        fs::remove_dir_all(ctx.patches())?;
+    }
+    fs::create_dir_all(ctx.patches())?;
+    for f in &names {
+        fs::copy(tmp.join(f), ctx.patches().join(f))?;
+    }
+    let series: Vec<&String> = names.iter().filter(|f| *f != COVER).collect();
+    fs::write(
+        ctx.repo.join("series"),
+        series.iter().map(|s| format!("{s}\n")).collect::<String>(),
+    )?;
+
+    // The overlay: exactly the files the series creates, as in the tree.
+    let texts: Vec<String> = series
+        .iter()
+        .map(|f| fs::read_to_string(ctx.patches().join(f)))
+        .collect::<std::io::Result<_>>()?;
+    let created = overlay::created_files(&texts);
+    for old in overlay::read_overlay(&ctx.repo)?.keys() {
+        if !created.contains(old) {
+            fs::remove_file(ctx.repo.join(old))?;
+        }
+    }
+    for p in &created {
+        let content = git(&repo).args(["show", &format!("{BRANCH}:{p}")]).output_bytes()?;
+        let dst = ctx.repo.join(p);
+        fs::create_dir_all(dst.parent().unwrap_or(Path::new(".")))?;
+        fs::write(&dst, content)?;
+    }
+    println!(
+        "export: {} patches + cover letter to {}, {} created files to the overlay",
+        series.len(),
+        ctx.patches().display(),
+        created.len()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRESH: &str = "From 0 Mon Sep 17 00:00:00 2001
+From: A U Thor <a@example.org>
+Subject: [PATCH 0/2] *** SUBJECT HERE ***
+
+*** BLURB HERE ***
+
+A U Thor (2):
+  cdev: x
+  misc: y
+
+base-commit: 1234
+";
+    const OLD: &str = "From 0 Mon Sep 17 00:00:00 2001
+From: A U Thor <a@example.org>
+Subject: [PATCH 0/1] cdev, misc: synchronous unregistration
+
+This series adds a fence.
+
+Second paragraph.
+
+A U Thor (1):
+  cdev: x
+";
+
+    #[test]
+    fn cover_text_survives_export() {
+        let s = keep_cover_text(FRESH, Some(OLD));
+        assert!(s.contains("Subject: [PATCH 0/2] cdev, misc: synchronous unregistration"));
+        assert!(s.contains("This series adds a fence.\n\nSecond paragraph.\n\nA U Thor (2):"));
+        assert!(s.contains("  misc: y"));
+    }
+
+    #[test]
+    fn first_export_keeps_template() {
+        assert_eq!(keep_cover_text(FRESH, None), FRESH);
+    }
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `cargo xtask`: set up, apply, build, test, check and export the
+//! synchronous char/misc device unregistration series.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod apply;
+mod build;
+mod check;
+mod cmd;
+mod ctx;
+mod export;
+mod kconfig;
+mod kernlog;
+mod ktap;
+mod overlay;
+mod setup;
+mod test;
+
+use ctx::{Ctx, Toolchain};
+
+#[derive(Parser)]
+#[command(about, long_about = None)]
+struct Cli {
+    /// Which toolchain builds and boots the kernel.
+    #[arg(long, global = true, value_enum, default_value_t = Toolchain::Trixie)]
+    toolchain: Toolchain,
+    /// A kernel git tree to use instead of the Linux 7.3.4 base (e.g. linux-next).
+    #[arg(long, global = true)]
+    kernel: Option<PathBuf>,
+    #[command(subcommand)]
+    stage: Stage,
+}
+
+#[derive(Subcommand)]
+enum Stage {
+    /// Make the pinned toolchain root and unpack the base kernel (cached).
+    Setup,
+    /// Apply the series with `git am -3`, one commit per patch.
+    Apply,
+    /// Configure (fragments) and build the kernel and the kselftests.
+    Build,
+    /// Set up if needed, apply, build, boot the guest and run the kselftests.
+    Test {
+        #[arg(long, value_enum, default_value_t = test::Accel::Auto)]
+        accel: test::Accel,
+    },
+    /// Boot the already built kernel and run the kselftests only.
+    Guest {
+        #[arg(long, value_enum, default_value_t = test::Accel::Auto)]
+        accel: test::Accel,
+    },
+    /// The cheap gates: series vs patches/, overlay, checkpatch --strict.
+    Check,
+    /// Write the work tree's commits back to patches/, series and the overlay.
+    Export,
+    /// Every test of the repository: the xtask's unit tests, check, test.
+    Ci,
+}
+
+fn timed(times: &mut Vec<(&'static str, f64)>, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let t = Instant::now();
+    let r = f();
+    times.push((name, t.elapsed().as_secs_f64()));
+    r
+}
+
+fn full(ctx: &Ctx, accel: test::Accel, times: &mut Vec<(&'static str, f64)>) -> Result<()> {
+    if ctx.toolchain == Toolchain::Trixie {
+        timed(times, "setup", || setup::run(ctx))?;
+    }
+    timed(times, "apply", || apply::run(ctx))?;
+    timed(times, "build", || build::run(ctx))?;
+    timed(times, "guest", || test::run(ctx, accel))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut times = Vec::new();
+    let r = Ctx::new(cli.toolchain, cli.kernel).and_then(|ctx| match cli.stage {
+        Stage::Setup => setup::run(&ctx),
+        Stage::Apply => apply::run(&ctx),
+        Stage::Build => build::run(&ctx),
+        Stage::Test { accel } => full(&ctx, accel, &mut times),
+        Stage::Guest { accel } => test::run(&ctx, accel),
+        Stage::Check => check::run(&ctx),
+        Stage::Export => export::run(&ctx),
+        Stage::Ci => {
+            timed(&mut times, "unit tests", || {
+                cmd::Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .args(["test", "--quiet", "--workspace"])
+                    .cwd(&ctx.repo)
+                    .run_logged(&ctx.target().join("unit-tests.log"))
+                    .map(|_| println!("unit tests: passed (log {})", ctx.target().join("unit-tests.log").display()))
+            })
+            .and_then(|_| {
+                if ctx.toolchain == Toolchain::Trixie {
+                    timed(&mut times, "setup", || setup::run(&ctx))?;
+                }
+                timed(&mut times, "check", || check::run(&ctx))?;
+                full(&ctx, test::Accel::Auto, &mut times)
+            })
+        }
+    });
+    if !times.is_empty() {
+        let t: Vec<String> = times.iter().map(|(n, s)| format!("{n} {s:.0} s")).collect();
+        println!("stage times: {}", t.join(", "));
+    }
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -49,6 +49,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
     let root = ctx.root();
     if fs::read_to_string(ctx.ready_stamp()).ok().as_deref() == Some(&stamp_text()) {
+        guest_fixups(&root)?;
         println!("==> toolchain root {} is ready", root.display());
         return Ok(());
     }
@@ -106,7 +107,22 @@ fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
     );
     ctx.tool(Path::new("/"), &script).run_logged(log)?;
     s.done();
+    guest_fixups(&root)?;
     fs::write(ctx.ready_stamp(), stamp_text())?;
+    Ok(())
+}
+
+/// The root is also the guest's root file system. virtme-ng's init ends
+/// with `poweroff -f`, which a minbase root lacks (no init system): without
+/// it the guest's init exits and the kernel panics at every shutdown.
+/// busybox's applet powers off with the reboot syscall directly.
+fn guest_fixups(root: &Path) -> Result<()> {
+    let p = root.join("usr/sbin/poweroff");
+    if !p.exists() {
+        fs::write(&p, "#!/bin/sh\n# cdev-sync: virtme-ng's init needs poweroff -f\nexec /bin/busybox poweroff -f\n")?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755))?;
+    }
     Ok(())
 }
 
@@ -150,6 +166,8 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     s.done();
     let s = Step::start("committing the base to git");
     let version = kernel_version(&tmp)?;
+    let gi = tmp.join(".gitignore");
+    fs::write(&gi, drop_debian_ignore(&fs::read_to_string(&gi)?))?;
     let git = |args: &[&str]| {
         Cmd::new("git")
             .args(["-c", "core.autocrlf=false", "-c", "init.defaultBranch=master", "-c", "gc.auto=0"])
@@ -170,6 +188,33 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     fs::rename(&tmp, &repo)?;
     println!("    base: Linux {version}, commit {}", base_commit(&repo)?);
     Ok(())
+}
+
+/// Debian's linux-source adds a block to the top-level .gitignore that
+/// ignores everything at the top level ("/*"): new files of the series would
+/// be invisible to `git status` and `git add`. The base drops that block.
+pub fn drop_debian_ignore(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for l in text.lines() {
+        if l.starts_with("# Debian packaging") {
+            skipping = true;
+            // Also drop the "#" line that opened the comment block.
+            if out.ends_with("#\n") {
+                out.truncate(out.len() - 2);
+            }
+            continue;
+        }
+        if skipping {
+            if l == "!/debian/" {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 pub fn base_commit(repo: &Path) -> Result<String> {
@@ -209,5 +254,17 @@ fn unmount_below(dir: &Path) {
     mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for mp in mps {
         let _ = Cmd::new("umount").args(["-R", "-l", mp]).status_quiet();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_ignore_block_is_dropped() {
+        let gi = "*.o\n\n#\n# Debian packaging: ignore everything at the top level, since it isn't\n# included in our repository\n#\n/*\n!/debian/\n";
+        assert_eq!(drop_debian_ignore(gi), "*.o\n\n");
+        assert_eq!(drop_debian_ignore("*.o\n/vmlinux\n"), "*.o\n/vmlinux\n");
     }
 }

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         bail!("{} has no commits over {BASE_TAG} on branch {BRANCH}: nothing to export", repo.display());
     }
     git(&repo)
-        .args(["format-patch", "-q", "--cover-letter", "--signoff", "--no-signature", "-o"])
+        .args(["format-patch", "-q", "--cover-letter", "--signoff", "--no-signature", "--zero-commit", "-o"])
         .arg(&tmp)
         .arg(format!("--base={BASE_TAG}"))
         .arg(&range)

@@ -71,7 +71,12 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
 }
 
 fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
-    let mut s = format!("vng --run '{}' --cpus {CPUS} --memory {MEMORY} --verbose", ctx.build_dir().display());
+    // kasan_multi_shot: every bad access is reported, not only the first,
+    // so that the negative control sees each of its use-after-frees.
+    let mut s = format!(
+        "vng --run '{}' --cpus {CPUS} --memory {MEMORY} --verbose --append kasan_multi_shot",
+        ctx.build_dir().display()
+    );
     if !kvm {
         s.push_str(" --disable-kvm");
     }
@@ -82,8 +87,17 @@ fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
     ctx.tool(&ctx.build_dir(), &s)
 }
 
+/// The negative control: the legacy (non-sync) registration, where the
+/// tests must see the use-after-free. It runs after everything else, in the
+/// same boot (KASAN turns lockdep off after its first report), and its part
+/// of the kernel log is judged on its own.
+const NEGATIVE_PROGRAM: &str = "unbind_test";
+const NEGATIVE_ARGS: &str = "-v legacy_misc";
+const NEGATIVE_MARK: &str = "cdev-sync: negative control starts";
+
 /// The script the guest runs: every kselftest program of the series, each
-/// under a timeout, its KTAP to a file, then the kernel log.
+/// under a timeout, its KTAP to a file; the kernel log; then the negative
+/// control and the kernel log again.
 fn guest_script(ks: &Path, out: &Path) -> String {
     format!(
         r#"#!/bin/sh
@@ -98,11 +112,52 @@ for t in $(sed -n 's/^{SELFTEST}://p' kselftest-list.txt); do
 	echo $? > "$OUT/$t.rc"
 done
 dmesg > "$OUT/dmesg.txt"
+if [ -x "./{SELFTEST}/{NEGATIVE_PROGRAM}" ]; then
+	echo "guest: negative control"
+	echo "{NEGATIVE_MARK}" > /dev/kmsg
+	CHARDEV_TEST_NEGATIVE=1 timeout {TEST_TIMEOUT_S} "./{SELFTEST}/{NEGATIVE_PROGRAM}" {NEGATIVE_ARGS} > "$OUT/negative.ktap-control" 2>&1
+	echo $? > "$OUT/negative.rc"
+	dmesg > "$OUT/dmesg-negative.txt"
+fi
 echo done > "$OUT/done"
 "#,
         out = out.display(),
         ks = ks.display()
     )
+}
+
+/// The kernel log after the negative control's mark.
+pub fn after_mark(log: &str) -> &str {
+    match log.find(NEGATIVE_MARK) {
+        Some(i) => &log[i..],
+        None => "",
+    }
+}
+
+/// Judges the negative control: its tests pass (they assert that the bug
+/// was seen), and its part of the kernel log has a KASAN report and nothing
+/// but KASAN reports. Returns a line for the summary, or the problem.
+pub fn judge_negative(ktap_text: &str, rc: &str, log: &str) -> std::result::Result<String, String> {
+    let doc = ktap::parse(ktap_text);
+    let reports = kernlog::scan(after_mark(log));
+    let kasan: Vec<&kernlog::Report> = reports.iter().filter(|r| r.kind == kernlog::Kind::Kasan).collect();
+    let other: Vec<&kernlog::Report> = reports.iter().filter(|r| r.kind != kernlog::Kind::Kasan).collect();
+    let ran = doc.top().filter(|r| r.status == ktap::Status::Pass).count();
+    let skipped = doc.count(0, ktap::Status::Skip);
+    if !doc.passed() || rc.trim() != "0" {
+        return Err(format!("negative control: the legacy tests failed (exit {}): the use-after-free was not seen", rc.trim()));
+    }
+    if kasan.is_empty() {
+        return Err("negative control: no KASAN report on the legacy path: the tests cannot see the bug they claim to prevent".into());
+    }
+    if !other.is_empty() {
+        return Err(format!("negative control: unexpected report(s) besides KASAN: {}", kernlog::summary(&reports)));
+    }
+    Ok(format!(
+        "negative control (legacy misc_deregister): {ran} passed, {skipped} skipped; {} KASAN report(s), as expected; first: {}",
+        kasan.len(),
+        kasan[0].text
+    ))
 }
 
 /// What one guest run produced, judged.
@@ -187,6 +242,21 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
             }
         }
     }
+    let neg = out.join("negative.ktap-control");
+    if neg.exists() {
+        let r = judge_negative(
+            &fs::read_to_string(&neg)?,
+            &fs::read_to_string(out.join("negative.rc")).unwrap_or_default(),
+            &fs::read_to_string(out.join("dmesg-negative.txt")).unwrap_or_default(),
+        );
+        match r {
+            Ok(line) => v.lines.push(line),
+            Err(p) => {
+                v.lines.push(p.clone());
+                v.problems.push(p);
+            }
+        }
+    }
     if !out.join("done").exists() {
         v.problems.push("the guest did not finish its script (crash, panic or timeout)".into());
     }
@@ -265,4 +335,41 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
         bail!("the guest run failed:\n  {}", problems.join("\n  "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KTAP_OK: &str = "TAP version 13\n1..2\nok 1 unbind.legacy_misc.every_fop_after_unbind\nok 2 unbind.legacy_misc.close_after_unbind\n";
+    const KASAN: &str = include_str!("../fixtures/kasan-uaf.log");
+
+    fn log_with(control: &str) -> String {
+        format!("[    5.0] clean part\n[   40.0] {NEGATIVE_MARK}\n{control}")
+    }
+
+    #[test]
+    fn negative_control_seen() {
+        let r = judge_negative(KTAP_OK, "0\n", &log_with(KASAN)).unwrap();
+        assert!(r.contains("1 KASAN report(s), as expected"), "{r}");
+        assert!(r.contains("slab-use-after-free"), "{r}");
+    }
+
+    #[test]
+    fn negative_control_without_kasan_fails() {
+        let e = judge_negative(KTAP_OK, "0", &log_with("[ 41.0] nothing\n")).unwrap_err();
+        assert!(e.contains("no KASAN report"), "{e}");
+        // A KASAN report before the mark belongs to the clean part.
+        let e = judge_negative(KTAP_OK, "0", &format!("{KASAN}[ 50.0] {NEGATIVE_MARK}\n")).unwrap_err();
+        assert!(e.contains("no KASAN report"), "{e}");
+    }
+
+    #[test]
+    fn negative_control_failed_tests_or_other_reports_fail() {
+        let bad = "TAP version 13\n1..1\nnot ok 1 unbind.legacy_misc.every_fop_after_unbind\n";
+        assert!(judge_negative(bad, "1", &log_with(KASAN)).is_err());
+        let warn = include_str!("../fixtures/warn.log");
+        let e = judge_negative(KTAP_OK, "0", &log_with(&format!("{KASAN}{warn}"))).unwrap_err();
+        assert!(e.contains("WARN"), "{e}");
+    }
 }

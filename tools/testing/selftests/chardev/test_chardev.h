@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user interface of drivers/char/test_chardev.c, kept in step with it.
+ */
+#ifndef __SELFTESTS_CHARDEV_TEST_CHARDEV_H
+#define __SELFTESTS_CHARDEV_TEST_CHARDEV_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define TEST_CHARDEV_DRIVER	"/sys/bus/platform/drivers/test_chardev"
+#define TEST_CHARDEV_DEVICE	"test_chardev.%d"
+
+/* Does nothing but touch the device state. */
+#define TEST_CHARDEV_IOC_NOP		_IO('C', 0x00)
+/* Every later operation on this file sleeps this many ms first. */
+#define TEST_CHARDEV_IOC_SET_HOLD	_IOW('C', 0x01, __u32)
+/* Sleeps the given ms inside the driver, then touches the device state. */
+#define TEST_CHARDEV_IOC_HOLD		_IOW('C', 0x02, __u32)
+
+/* The size of the device's buffer (its llseek limit). */
+#define TEST_CHARDEV_BUF	64
+
+#endif

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unbind a char device driver while user space holds its files open.
+ *
+ * Every test runs against each registration kind of the test driver
+ * (drivers/char/test_chardev.c, CONFIG_TEST_CHARDEV). The driver frees its
+ * per-device state on unbind, so any file operation that reaches it
+ * afterwards is a use-after-free.
+ *
+ * With the legacy misc_deregister() that is exactly what happens: the tests
+ * that call into an unbound legacy device are skipped in a normal run and
+ * are the negative control when CHARDEV_TEST_NEGATIVE=1 is set: they then
+ * pass only if the bug is seen (KASAN in the kernel log, or the driver's own
+ * detection of its freed state). Run the negative control last: KASAN
+ * disables lockdep after its first report.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "test_chardev.h"
+
+static bool negative_control(void)
+{
+	const char *v = getenv("CHARDEV_TEST_NEGATIVE");
+
+	return v && !strcmp(v, "1");
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static bool is_bound(int id)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), TEST_CHARDEV_DRIVER "/" TEST_CHARDEV_DEVICE, id);
+	return access(path, F_OK) == 0;
+}
+
+static int bind_dev(int id)
+{
+	char name[32];
+
+	if (is_bound(id))
+		return 0;
+	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
+	return sysfs_write(TEST_CHARDEV_DRIVER "/bind", name);
+}
+
+static int unbind_dev(int id)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
+	return sysfs_write(TEST_CHARDEV_DRIVER "/unbind", name);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	usleep(ms * 1000);
+}
+
+/*
+ * Watches the kernel log from now on for what a use-after-free in the test
+ * driver leaves there.
+ */
+struct kmsg_watch {
+	int fd;
+};
+
+static void kmsg_watch_start(struct kmsg_watch *w)
+{
+	w->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (w->fd >= 0)
+		lseek(w->fd, 0, SEEK_END);
+}
+
+/* True when the log has a KASAN report or the driver's own detection. */
+static bool kmsg_watch_saw_uaf(struct kmsg_watch *w)
+{
+	char rec[2048];
+	bool seen = false;
+	ssize_t n;
+
+	if (w->fd < 0)
+		return false;
+	for (;;) {
+		n = read(w->fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: keep reading */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		if (strstr(rec, "BUG: KASAN: ") || strstr(rec, "on a removed device"))
+			seen = true;
+	}
+	close(w->fd);
+	w->fd = -1;
+	return seen;
+}
+
+FIXTURE(unbind)
+{
+	char node[PATH_MAX];
+	int fd;
+};
+
+FIXTURE_VARIANT(unbind)
+{
+	const char *name;	/* the device node in /dev */
+	int id;			/* the platform device id */
+	bool fenced;		/* registered with a synchronous unregister */
+};
+
+FIXTURE_VARIANT_ADD(unbind, legacy_misc)
+{
+	.name = "test_chardev_legacy_misc",
+	.id = 0,
+	.fenced = false,
+};
+
+FIXTURE_SETUP(unbind)
+{
+	int ret;
+
+	if (access(TEST_CHARDEV_DRIVER, F_OK))
+		SKIP(return, "no test_chardev driver: needs CONFIG_TEST_CHARDEV");
+	ret = bind_dev(variant->id);
+	ASSERT_EQ(0, ret) TH_LOG("bind: %s", strerror(-ret));
+	snprintf(self->node, sizeof(self->node), "/dev/%s", variant->name);
+	self->fd = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", self->node, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(unbind)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	EXPECT_EQ(0, bind_dev(variant->id));
+}
+
+/* Skips a test that would use freed memory, outside the negative control. */
+#define SKIP_LEGACY_UAF()							\
+	do {									\
+		if (!variant->fenced && !negative_control())			\
+			SKIP(return, "legacy unregister: a use-after-free by "	\
+			     "design; run with CHARDEV_TEST_NEGATIVE=1 as the "	\
+			     "negative control");				\
+	} while (0)
+
+/*
+ * The outcome of one file operation on an unbound device: on a fenced
+ * device it must fail with ENODEV (poll: POLLERR | POLLHUP); on a legacy
+ * one it reaches freed memory, and *bug is set when the driver noticed.
+ */
+static void check_dead_op(struct __test_metadata *_metadata, bool fenced,
+			  const char *op, long ret, int err, bool *bug)
+{
+	if (fenced) {
+		EXPECT_EQ(-1, ret) TH_LOG("%s on a revoked device returned %ld", op, ret);
+		EXPECT_EQ(ENODEV, err) TH_LOG("%s: %s", op, strerror(err));
+	} else if (ret == -1 && err == EIO) {
+		*bug = true;
+	}
+}
+
+TEST_F(unbind, every_fop_after_unbind)
+{
+	struct kmsg_watch w;
+	struct pollfd pfd;
+	bool bug = false;
+	char buf[8] = "x";
+	char buf2[64];
+	long ret;
+
+	SKIP_LEGACY_UAF();
+	kmsg_watch_start(&w);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+
+	ret = read(self->fd, buf, sizeof(buf));
+	check_dead_op(_metadata, variant->fenced, "read", ret, errno, &bug);
+	ret = write(self->fd, buf, 1);
+	check_dead_op(_metadata, variant->fenced, "write", ret, errno, &bug);
+	ret = ioctl(self->fd, TEST_CHARDEV_IOC_NOP);
+	check_dead_op(_metadata, variant->fenced, "ioctl", ret, errno, &bug);
+	ret = lseek(self->fd, 1, SEEK_SET);
+	check_dead_op(_metadata, variant->fenced, "llseek", ret, errno, &bug);
+
+	pfd.fd = self->fd;
+	pfd.events = POLLIN | POLLOUT;
+	pfd.revents = 0;
+	ret = poll(&pfd, 1, 0);
+	if (variant->fenced) {
+		EXPECT_EQ(1, ret);
+		EXPECT_EQ(POLLERR | POLLHUP, pfd.revents & (POLLERR | POLLHUP));
+	} else if (pfd.revents & POLLERR) {
+		bug = true;
+	}
+
+	/* Opening the stale inode again must fail, without reaching the driver. */
+	snprintf(buf2, sizeof(buf2), "/proc/self/fd/%d", self->fd);
+	ret = open(buf2, O_RDWR | O_CLOEXEC);
+	EXPECT_EQ(-1, ret);
+	if (ret >= 0)
+		close(ret);
+
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	if (variant->fenced) {
+		ASSERT_FALSE(kmsg_watch_saw_uaf(&w));
+	} else {
+		ASSERT_TRUE(kmsg_watch_saw_uaf(&w) || bug)
+			TH_LOG("negative control: no use-after-free seen on the legacy path");
+	}
+}
+
+/* Release only frees per-file memory: closing after unbind is always safe. */
+TEST_F(unbind, close_after_unbind)
+{
+	int fd2 = open(self->node, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	EXPECT_EQ(0, close(fd2));
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+}
+
+/* An operation held inside the driver while the device unbinds. */
+struct held_op {
+	int fd;
+	long ret;
+	int err;
+	long long done_ms;
+};
+
+static void *held_ioctl(void *arg)
+{
+	struct held_op *h = arg;
+	__u32 ms = 400;
+
+	h->ret = ioctl(h->fd, TEST_CHARDEV_IOC_HOLD, &ms);
+	h->err = errno;
+	h->done_ms = now_ms();
+	return NULL;
+}
+
+TEST_F(unbind, ioctl_held_at_unbind)
+{
+	struct held_op h = { .fd = self->fd };
+	long long unbound_ms;
+	struct kmsg_watch w;
+	pthread_t t;
+
+	SKIP_LEGACY_UAF();
+	kmsg_watch_start(&w);
+	ASSERT_EQ(0, pthread_create(&t, NULL, held_ioctl, &h));
+	sleep_ms(100);		/* let the ioctl enter the driver */
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	unbound_ms = now_ms();
+	ASSERT_EQ(0, pthread_join(t, NULL));
+
+	if (variant->fenced) {
+		/* The unbind waited for the ioctl, which completed normally. */
+		EXPECT_EQ(0, h.ret) TH_LOG("held ioctl: %s", strerror(h.err));
+		EXPECT_LE(h.done_ms, unbound_ms);
+		ASSERT_FALSE(kmsg_watch_saw_uaf(&w));
+	} else {
+		/* The unbind did not wait: the ioctl woke up on freed state. */
+		ASSERT_TRUE(kmsg_watch_saw_uaf(&w) || (h.ret == -1 && h.err == EIO))
+			TH_LOG("negative control: no use-after-free seen on the legacy path");
+	}
+}
+
+/* Threads looping on file operations while the device unbinds. */
+struct hammer {
+	int fd;
+	volatile bool stop;
+	bool bug;
+	long ops;
+	int bad_errno;
+};
+
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+	char buf[4] = "abc";
+
+	while (!h->stop) {
+		long r1 = ioctl(h->fd, TEST_CHARDEV_IOC_NOP);
+		long r2 = write(h->fd, buf, sizeof(buf));
+		long r3 = read(h->fd, buf, sizeof(buf));
+
+		poll(&pfd, 1, 0);
+		h->ops += 4;
+		if (r1 == -1 && errno == EIO) {
+			h->bug = true;
+			break;
+		}
+		if (r1 == -1 && errno != ENODEV)
+			h->bad_errno = errno;
+		if (r1 == -1 || r2 == -1 || r3 == -1)
+			if (errno == ENODEV)
+				break;
+	}
+	return NULL;
+}
+
+#define HAMMER_THREADS 4
+
+TEST_F(unbind, fops_hammered_during_unbind)
+{
+	struct hammer h[HAMMER_THREADS];
+	pthread_t t[HAMMER_THREADS];
+	struct kmsg_watch w;
+	bool bug = false;
+	long ops = 0;
+	int i;
+
+	SKIP_LEGACY_UAF();
+	kmsg_watch_start(&w);
+	for (i = 0; i < HAMMER_THREADS; i++) {
+		h[i] = (struct hammer){ .fd = self->fd };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer_thread, &h[i]));
+	}
+	sleep_ms(300);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	sleep_ms(300);
+	for (i = 0; i < HAMMER_THREADS; i++) {
+		h[i].stop = true;
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+		bug |= h[i].bug;
+		ops += h[i].ops;
+		EXPECT_EQ(0, h[i].bad_errno) TH_LOG("thread %d: %s", i, strerror(h[i].bad_errno));
+	}
+	TH_LOG("%ld operations", ops);
+	EXPECT_LT(0, ops);
+	if (variant->fenced) {
+		EXPECT_FALSE(bug);
+		ASSERT_FALSE(kmsg_watch_saw_uaf(&w));
+	} else {
+		ASSERT_TRUE(kmsg_watch_saw_uaf(&w) || bug)
+			TH_LOG("negative control: no use-after-free seen on the legacy path");
+	}
+}
+
+/* open() racing unbind and rebind: every open succeeds or fails cleanly. */
+struct opener {
+	const char *node;
+	bool fenced;
+	volatile bool stop;
+	long opened;
+	int bad_errno;
+};
+
+static void *opener_thread(void *arg)
+{
+	struct opener *o = arg;
+
+	while (!o->stop) {
+		int fd = open(o->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != ENOENT && errno != ENODEV && errno != ENXIO)
+				o->bad_errno = errno;
+			continue;
+		}
+		o->opened++;
+		/* Only a fenced device may be called into at any time. */
+		if (o->fenced && ioctl(fd, TEST_CHARDEV_IOC_NOP) && errno != ENODEV)
+			o->bad_errno = errno;
+		close(fd);
+	}
+	return NULL;
+}
+
+TEST_F(unbind, open_racing_unbind)
+{
+	struct opener o[2];
+	pthread_t t[2];
+	int i, cycle;
+
+	for (i = 0; i < 2; i++) {
+		o[i] = (struct opener){ .node = self->node, .fenced = variant->fenced };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, opener_thread, &o[i]));
+	}
+	for (cycle = 0; cycle < 10; cycle++) {
+		sleep_ms(20);
+		ASSERT_EQ(0, unbind_dev(variant->id));
+		sleep_ms(20);
+		ASSERT_EQ(0, bind_dev(variant->id));
+	}
+	for (i = 0; i < 2; i++) {
+		o[i].stop = true;
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+		EXPECT_EQ(0, o[i].bad_errno) TH_LOG("opener %d: %s", i, strerror(o[i].bad_errno));
+	}
+	EXPECT_LT(0, o[0].opened + o[1].opened);
+}
+
+/* A file left open across unbind does not disturb the rebound device. */
+TEST_F(unbind, rebind_and_reuse)
+{
+	char buf[16] = { 0 };
+	int fd2;
+
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, bind_dev(variant->id));
+	fd2 = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, fd2) TH_LOG("open after rebind: %s", strerror(errno));
+	EXPECT_EQ(5, write(fd2, "hello", 5));
+	EXPECT_EQ(5, read(fd2, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	EXPECT_EQ(0, ioctl(fd2, TEST_CHARDEV_IOC_NOP));
+	EXPECT_EQ(0, close(fd2));
+	/* The stale file is closed without being used. */
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+}
+
+TEST_F(unbind, bind_unbind_cycles)
+{
+	char buf[8];
+	int cycle, fd2;
+
+	close(self->fd);
+	self->fd = -1;
+	for (cycle = 0; cycle < 25; cycle++) {
+		ASSERT_EQ(0, bind_dev(variant->id));
+		fd2 = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ASSERT_LE(0, fd2) TH_LOG("cycle %d: open: %s", cycle, strerror(errno));
+		EXPECT_EQ(3, write(fd2, "abc", 3));
+		EXPECT_EQ(3, read(fd2, buf, sizeof(buf)));
+		EXPECT_EQ(0, close(fd2));
+		ASSERT_EQ(0, unbind_dev(variant->id));
+	}
+}
+
+TEST_HARNESS_MAIN

@@ -70,6 +70,10 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
     Ok(ok)
 }
 
+/// Where the guest sees the host's output directory. virtme-ng shares a
+/// read/write directory only at a path inside one of its overlays (/tmp).
+const GUEST_OUT: &str = "/tmp/cdev-sync-out";
+
 fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
     // kasan_multi_shot: every bad access is reported, not only the first,
     // so that the negative control sees each of its use-after-frees.
@@ -81,7 +85,7 @@ fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
         s.push_str(" --disable-kvm");
     }
     for d in rwdirs {
-        s.push_str(&format!(" --rwdir '{}'", d.display()));
+        s.push_str(&format!(" --rwdir '{GUEST_OUT}={}'", d.display()));
     }
     s.push_str(&format!(" --exec '{exec}'"));
     ctx.tool(&ctx.build_dir(), &s)
@@ -282,7 +286,7 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
     let console = dir.join("console.log");
     let kvm = choose_accel(ctx, accel, &dir.join("kvm-probe.log"))?;
     let script = dir.join("guest.sh");
-    fs::write(&script, guest_script(&ks, &out))?;
+    fs::write(&script, guest_script(&ks, Path::new(GUEST_OUT)))?;
     let s = Step::start(format!(
         "booting the guest ({}, {CPUS} vCPUs, {MEMORY}) and running the kselftests; console: {}",
         if kvm { "KVM" } else { "TCG" },

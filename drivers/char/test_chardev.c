@@ -16,7 +16,9 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cdev.h>
 #include <linux/delay.h>
+#include <linux/fops_fence.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -32,25 +34,58 @@
 #define TEST_CHARDEV_IOC_NOP		_IO('C', 0x00)
 #define TEST_CHARDEV_IOC_SET_HOLD	_IOW('C', 0x01, __u32)
 #define TEST_CHARDEV_IOC_HOLD		_IOW('C', 0x02, __u32)
+#define TEST_CHARDEV_IOC_DRIVER_FOPS	_IO('C', 0x03)
 
 #define TEST_CHARDEV_MAGIC	0x6364657673796e63UL	/* "cdevsync" */
 #define TEST_CHARDEV_DEAD	0x6465616464656164UL	/* "deaddead" */
 #define TEST_CHARDEV_BUF	64
 
+/* The platform device id: how the device registers its char device. */
 enum test_chardev_kind {
-	TEST_CHARDEV_LEGACY_MISC,
+	TEST_CHARDEV_LEGACY_MISC,	/* misc_register() */
+	TEST_CHARDEV_SYNC_MISC,		/* misc_register_sync(), rwsem */
+	TEST_CHARDEV_SYNC_MISC_SRCU,	/* misc_register_sync(), SRCU */
+	TEST_CHARDEV_SYNC_CDEV,		/* cdev_alloc_sync(), rwsem */
+	TEST_CHARDEV_SYNC_CDEV_SRCU,	/* cdev_alloc_sync(), SRCU */
 	TEST_CHARDEV_NR_KINDS,
 };
 
 static const char * const test_chardev_names[TEST_CHARDEV_NR_KINDS] = {
 	[TEST_CHARDEV_LEGACY_MISC] = "test_chardev_legacy_misc",
+	[TEST_CHARDEV_SYNC_MISC] = "test_chardev_sync_misc",
+	[TEST_CHARDEV_SYNC_MISC_SRCU] = "test_chardev_sync_misc_srcu",
+	[TEST_CHARDEV_SYNC_CDEV] = "test_chardev_sync_cdev",
+	[TEST_CHARDEV_SYNC_CDEV_SRCU] = "test_chardev_sync_cdev_srcu",
+};
+
+static bool test_chardev_is_sync(int kind)
+{
+	return kind != TEST_CHARDEV_LEGACY_MISC;
+}
+
+static bool test_chardev_is_cdev(int kind)
+{
+	return kind == TEST_CHARDEV_SYNC_CDEV || kind == TEST_CHARDEV_SYNC_CDEV_SRCU;
+}
+
+static bool test_chardev_is_srcu(int kind)
+{
+	return kind == TEST_CHARDEV_SYNC_MISC_SRCU || kind == TEST_CHARDEV_SYNC_CDEV_SRCU;
+}
+
+static dev_t test_chardev_devt;
+static const struct class test_chardev_class = {
+	.name = "test_chardev",
 };
 
 /* Per device: devm-allocated, freed right after remove(). */
 struct test_chardev {
 	unsigned long magic;
 	struct device *dev;
-	struct miscdevice misc;
+	int kind;
+	struct miscdevice misc;		/* the misc kinds */
+	struct cdev *cdev;		/* the cdev kinds */
+	struct device *cdev_dev;	/* the cdev kinds: the node's device */
 	struct mutex lock;		/* protects buf and len */
 	wait_queue_head_t wq;		/* readers and pollers wait for data */
 	char buf[TEST_CHARDEV_BUF];
@@ -60,8 +95,17 @@ struct test_chardev {
 /* Per open file: the only memory ->release() touches. */
 struct test_chardev_file {
 	struct test_chardev *tc;
+	bool sync;
 	u32 hold_ms;
 };
+
+/* True once a sync registration was revoked: the sleepers' way out. */
+static bool test_chardev_revoked(struct file *file)
+{
+	struct test_chardev_file *tf = file->private_data;
+
+	return tf->sync && fops_fence_revoked(file);
+}
 
 /*
  * Every operation that reaches the driver goes through here: it sleeps for
@@ -85,14 +129,19 @@ static struct test_chardev *test_chardev_enter(struct file *file, const char *op
 
 static int test_chardev_open(struct inode *inode, struct file *file)
 {
-	struct miscdevice *misc = file->private_data;
-	struct test_chardev *tc = container_of(misc, struct test_chardev, misc);
+	struct test_chardev *tc;
 	struct test_chardev_file *tf;
 
+	/* misc: the miscdevice; cdev: what cdev_alloc_sync() was given. */
+	if (imajor(inode) == MISC_MAJOR)
+		tc = container_of(file->private_data, struct test_chardev, misc);
+	else
+		tc = file->private_data;
 	tf = kzalloc(sizeof(*tf), GFP_KERNEL);
 	if (!tf)
 		return -ENOMEM;
 	tf->tc = tc;
+	tf->sync = test_chardev_is_sync(tc->kind);
 	file->private_data = tf;
 	return 0;
 }
@@ -115,9 +164,12 @@ static ssize_t test_chardev_read(struct file *file, char __user *ubuf,
 	if (!tc)
 		return -EIO;
 	if (!(file->f_flags & O_NONBLOCK)) {
-		ret = wait_event_interruptible(tc->wq, READ_ONCE(tc->len));
+		ret = wait_event_interruptible(tc->wq, READ_ONCE(tc->len) ||
+					       test_chardev_revoked(file));
 		if (ret)
 			return ret;
+		if (test_chardev_revoked(file))
+			return -ENODEV;
 	}
 	scoped_guard(mutex, &tc->lock) {
 		n = min(count, tc->len);
@@ -167,6 +219,8 @@ static __poll_t test_chardev_poll(struct file *file, poll_table *wait)
 	return EPOLLOUT | EPOLLWRNORM | (READ_ONCE(tc->len) ? EPOLLIN | EPOLLRDNORM : 0);
 }
 
+static const struct file_operations test_chardev_fops;
+
 static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -188,6 +242,9 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 	case TEST_CHARDEV_IOC_NOP:
 		tc = test_chardev_enter(file, "ioctl");
 		return tc ? 0 : -EIO;
+	case TEST_CHARDEV_IOC_DRIVER_FOPS:
+		/* 1 when the file calls the driver's table directly. */
+		return file->f_op == &test_chardev_fops;
 	default:
 		return -ENOTTY;
 	}
@@ -205,11 +262,64 @@ static const struct file_operations test_chardev_fops = {
 	.llseek		= test_chardev_llseek,
 };
 
+/* Wakes the sleepers of a revoked device: blocked readers. */
+static void test_chardev_cancel(void *data)
+{
+	struct test_chardev *tc = data;
+
+	wake_up_interruptible_all(&tc->wq);
+}
+
+static struct fops_fence_options test_chardev_fence(struct test_chardev *tc)
+{
+	return (struct fops_fence_options) {
+		.type = test_chardev_is_srcu(tc->kind) ? FOPS_FENCE_SRCU : FOPS_FENCE_RWSEM,
+		.cancel = test_chardev_cancel,
+		.cancel_data = tc,
+	};
+}
+
+static void test_chardev_release_dev(struct device *dev)
+{
+	kfree(dev);
+}
+
+static int test_chardev_add_cdev(struct test_chardev *tc)
+{
+	struct fops_fence_options opts = test_chardev_fence(tc);
+	struct device *cdev_dev;
+	int ret;
+
+	tc->cdev = cdev_alloc_sync(&test_chardev_fops, tc, &opts);
+	if (IS_ERR(tc->cdev))
+		return PTR_ERR(tc->cdev);
+	cdev_dev = kzalloc(sizeof(*cdev_dev), GFP_KERNEL);
+	if (!cdev_dev) {
+		kobject_put(&tc->cdev->kobj);
+		return -ENOMEM;
+	}
+	device_initialize(cdev_dev);
+	cdev_dev->class = &test_chardev_class;
+	cdev_dev->parent = tc->dev;
+	cdev_dev->devt = test_chardev_devt + tc->kind;
+	cdev_dev->release = test_chardev_release_dev;
+	ret = dev_set_name(cdev_dev, "%s", test_chardev_names[tc->kind]);
+	if (!ret)
+		ret = cdev_device_add(tc->cdev, cdev_dev);
+	if (ret) {
+		kobject_put(&tc->cdev->kobj);
+		put_device(cdev_dev);
+		return ret;
+	}
+	tc->cdev_dev = cdev_dev;
+	return 0;
+}
+
 static int test_chardev_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
+	struct fops_fence_options opts;
 	struct test_chardev *tc;
-	int ret;
 
 	if (pdev->id < 0 || pdev->id >= TEST_CHARDEV_NR_KINDS)
 		return -EINVAL;
@@ -218,26 +328,37 @@ static int test_chardev_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	tc->magic = TEST_CHARDEV_MAGIC;
 	tc->dev = dev;
+	tc->kind = pdev->id;
 	mutex_init(&tc->lock);
 	init_waitqueue_head(&tc->wq);
+	platform_set_drvdata(pdev, tc);
+
+	if (test_chardev_is_cdev(tc->kind))
+		return test_chardev_add_cdev(tc);
+
 	tc->misc.minor = MISC_DYNAMIC_MINOR;
-	tc->misc.name = test_chardev_names[pdev->id];
+	tc->misc.name = test_chardev_names[tc->kind];
 	tc->misc.fops = &test_chardev_fops;
 	tc->misc.parent = dev;
 	tc->misc.mode = 0600;
-
-	ret = misc_register(&tc->misc);
-	if (ret)
-		return ret;
-	platform_set_drvdata(pdev, tc);
-	return 0;
+	if (!test_chardev_is_sync(tc->kind))
+		return misc_register(&tc->misc);
+	opts = test_chardev_fence(tc);
+	return misc_register_sync(&tc->misc, &opts);
 }
 
 static void test_chardev_remove(struct platform_device *pdev)
 {
 	struct test_chardev *tc = platform_get_drvdata(pdev);
 
-	misc_deregister(&tc->misc);
+	if (test_chardev_is_cdev(tc->kind)) {
+		cdev_device_del_sync(tc->cdev, tc->cdev_dev);
+		put_device(tc->cdev_dev);
+	} else if (test_chardev_is_sync(tc->kind)) {
+		misc_deregister_sync(&tc->misc);
+	} else {
+		misc_deregister(&tc->misc);
+	}
 	/* devres frees tc when this returns; mark it for the non-KASAN check. */
 	WRITE_ONCE(tc->magic, TEST_CHARDEV_DEAD);
 	mutex_destroy(&tc->lock);
@@ -266,19 +387,31 @@ static int __init test_chardev_init(void)
 {
 	int i, ret;
 
-	ret = platform_driver_register(&test_chardev_driver);
+	ret = alloc_chrdev_region(&test_chardev_devt, 0, TEST_CHARDEV_NR_KINDS, DRV_NAME);
 	if (ret)
 		return ret;
+	ret = class_register(&test_chardev_class);
+	if (ret)
+		goto err_region;
+	ret = platform_driver_register(&test_chardev_driver);
+	if (ret)
+		goto err_class;
 	for (i = 0; i < TEST_CHARDEV_NR_KINDS; i++) {
 		test_chardev_pdevs[i] = platform_device_register_simple(DRV_NAME, i, NULL, 0);
 		if (IS_ERR(test_chardev_pdevs[i])) {
 			ret = PTR_ERR(test_chardev_pdevs[i]);
 			test_chardev_unregister_devices();
 			platform_driver_unregister(&test_chardev_driver);
-			return ret;
+			goto err_class;
 		}
 	}
 	return 0;
+
+err_class:
+	class_unregister(&test_chardev_class);
+err_region:
+	unregister_chrdev_region(test_chardev_devt, TEST_CHARDEV_NR_KINDS);
+	return ret;
 }
 module_init(test_chardev_init);
 
@@ -286,6 +419,8 @@ static void __exit test_chardev_exit(void)
 {
 	test_chardev_unregister_devices();
 	platform_driver_unregister(&test_chardev_driver);
+	class_unregister(&test_chardev_class);
+	unregister_chrdev_region(test_chardev_devt, TEST_CHARDEV_NR_KINDS);
 }
 module_exit(test_chardev_exit);
 

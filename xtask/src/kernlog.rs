@@ -150,7 +150,7 @@ mod tests {
         let r = scan(KASAN_UAF);
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].kind, Kind::Kasan);
-        assert!(r[0].text.contains("slab-use-after-free"));
+        assert!(r[0].text.contains("slab-use-after-free in test_chardev_enter"));
     }
 
     #[test]

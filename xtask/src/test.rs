@@ -118,6 +118,8 @@ done
 dmesg > "$OUT/dmesg.txt"
 if [ -x "./{SELFTEST}/{NEGATIVE_PROGRAM}" ]; then
 	echo "guest: negative control"
+	# The clean log is saved: start the control's own log from empty.
+	dmesg -C
 	echo "{NEGATIVE_MARK}" > /dev/kmsg
 	CHARDEV_TEST_NEGATIVE=1 timeout {TEST_TIMEOUT_S} "./{SELFTEST}/{NEGATIVE_PROGRAM}" {NEGATIVE_ARGS} > "$OUT/negative.ktap-control" 2>&1
 	echo $? > "$OUT/negative.rc"

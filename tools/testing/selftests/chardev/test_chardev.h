@@ -18,6 +18,9 @@
 /* Sleeps the given ms inside the driver, then touches the device state. */
 #define TEST_CHARDEV_IOC_HOLD		_IOW('C', 0x02, __u32)
 
+/* 1 when the file calls the driver's own file_operations directly. */
+#define TEST_CHARDEV_IOC_DRIVER_FOPS	_IO('C', 0x03)
+
 /* The size of the device's buffer (its llseek limit). */
 #define TEST_CHARDEV_BUF	64
 

@@ -3,9 +3,13 @@
  * Unbind a char device driver while user space holds its files open.
  *
  * Every test runs against each registration kind of the test driver
- * (drivers/char/test_chardev.c, CONFIG_TEST_CHARDEV). The driver frees its
- * per-device state on unbind, so any file operation that reaches it
- * afterwards is a use-after-free.
+ * (drivers/char/test_chardev.c, CONFIG_TEST_CHARDEV): the legacy
+ * misc_deregister(), and misc_deregister_sync() and cdev_device_del_sync()
+ * with the rwsem and the SRCU fence. The driver frees its per-device state,
+ * with the struct miscdevice embedded in it, right after the unregister
+ * returns, so any file operation that reaches it afterwards is a
+ * use-after-free: on the sync kinds none may, and the tests also check that
+ * the kernel log stays free of one.
  *
  * With the legacy misc_deregister() that is exactly what happens: the tests
  * that call into an unbound legacy device are skipped in a normal run and
@@ -18,12 +22,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -148,6 +154,42 @@ FIXTURE_VARIANT_ADD(unbind, legacy_misc)
 	.name = "test_chardev_legacy_misc",
 	.id = 0,
 	.fenced = false,
+};
+
+FIXTURE_VARIANT_ADD(unbind, sync_misc)
+{
+	.name = "test_chardev_sync_misc",
+	.id = 1,
+	.fenced = true,
+};
+
+FIXTURE_VARIANT_ADD(unbind, sync_misc_srcu)
+{
+	.name = "test_chardev_sync_misc_srcu",
+	.id = 2,
+	.fenced = true,
+};
+
+FIXTURE_VARIANT_ADD(unbind, sync_cdev)
+{
+	.name = "test_chardev_sync_cdev",
+	.id = 3,
+	.fenced = true,
+};
+
+FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
+{
+	.name = "test_chardev_sync_cdev_srcu",
+	.id = 4,
+	.fenced = true,
+};
+
+/* The platform device ids of the test driver, and one misc node of each. */
+#define NR_KINDS 5
+static const char * const misc_nodes[] = {
+	"/dev/test_chardev_legacy_misc",
+	"/dev/test_chardev_sync_misc",
+	"/dev/test_chardev_sync_misc_srcu",
 };
 
 FIXTURE_SETUP(unbind)
@@ -466,6 +508,128 @@ TEST_F(unbind, bind_unbind_cycles)
 		EXPECT_EQ(0, close(fd2));
 		ASSERT_EQ(0, unbind_dev(variant->id));
 	}
+}
+
+/* A sleeper that only the unregister can wake: the fence must not wait forever. */
+#define SKIP_LEGACY_SLEEPER()							\
+	do {									\
+		if (!variant->fenced)						\
+			SKIP(return, "legacy unregister: nothing wakes a "	\
+			     "sleeper, which then sleeps on freed memory");	\
+	} while (0)
+
+struct sleeper {
+	int fd;
+	long ret;
+	int err;
+	short revents;
+};
+
+static void *blocked_read(void *arg)
+{
+	struct sleeper *s = arg;
+	char buf[8];
+
+	s->ret = read(s->fd, buf, sizeof(buf));
+	s->err = errno;
+	return NULL;
+}
+
+TEST_F(unbind, blocked_read_at_unbind)
+{
+	struct sleeper s = { .ret = 0 };
+	pthread_t t;
+
+	SKIP_LEGACY_SLEEPER();
+	s.fd = open(self->node, O_RDWR | O_CLOEXEC);	/* blocking */
+	ASSERT_LE(0, s.fd);
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_read, &s));
+	sleep_ms(300);		/* let it block in the driver */
+	/* Returns only once the reader left the driver. */
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-1, s.ret);
+	EXPECT_EQ(ENODEV, s.err) TH_LOG("blocked read: %s", strerror(s.err));
+	EXPECT_EQ(0, close(s.fd));
+}
+
+static void *blocked_poll(void *arg)
+{
+	struct sleeper *s = arg;
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+
+	s->ret = poll(&pfd, 1, -1);
+	s->err = errno;
+	s->revents = pfd.revents;
+	return NULL;
+}
+
+TEST_F(unbind, blocked_poll_at_unbind)
+{
+	struct sleeper s = { .fd = self->fd };
+	pthread_t t;
+
+	SKIP_LEGACY_SLEEPER();
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_poll, &s));
+	sleep_ms(300);		/* let it sleep on the device */
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(1, s.ret) TH_LOG("poll: %s", strerror(s.err));
+	EXPECT_EQ(POLLERR | POLLHUP, s.revents & (POLLERR | POLLHUP));
+	EXPECT_FALSE(s.revents & POLLIN);
+}
+
+/* An epoll set keeps its entry across the unbind and sees the hang-up. */
+TEST_F(unbind, epoll_across_unbind)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	int ep;
+
+	SKIP_LEGACY_SLEEPER();
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ev.data.fd = self->fd;
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->fd, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0));
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(1, epoll_wait(ep, &out, 1, 5000));
+	EXPECT_EQ(EPOLLERR | EPOLLHUP, out.events & (EPOLLERR | EPOLLHUP));
+	/* Rebinding allocates anew; the entry sits on the fence until close. */
+	ASSERT_EQ(0, bind_dev(variant->id));
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(0, close(ep));
+}
+
+/* Unregistering one device leaves every other misc device working. */
+TEST_F(unbind, other_devices_unaffected)
+{
+	int fds[NR_KINDS], i, n = 0;
+	char buf[8];
+
+	for (i = 0; i < (int)(sizeof(misc_nodes) / sizeof(misc_nodes[0])); i++) {
+		if (i == variant->id)
+			continue;
+		fds[n] = open(misc_nodes[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ASSERT_LE(0, fds[n]) TH_LOG("open %s: %s", misc_nodes[i], strerror(errno));
+		n++;
+	}
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, ioctl(fds[i], TEST_CHARDEV_IOC_NOP));
+		EXPECT_EQ(2, write(fds[i], "ok", 2));
+		EXPECT_EQ(2, read(fds[i], buf, sizeof(buf)));
+		EXPECT_EQ(0, close(fds[i]));
+	}
+	/* This device's own file is stale now: close it without using it. */
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+}
+
+/* Opt-in: a legacy device's files call the driver's table directly. */
+TEST_F(unbind, legacy_keeps_driver_fops)
+{
+	EXPECT_EQ(variant->fenced ? 0 : 1, ioctl(self->fd, TEST_CHARDEV_IOC_DRIVER_FOPS));
 }
 
 TEST_HARNESS_MAIN

@@ -18,7 +18,7 @@
 
 #include <linux/cdev.h>
 #include <linux/delay.h>
-#include <linux/fops_fence.h>
+#include <linux/fenced_fops.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -104,7 +104,7 @@ static bool test_chardev_revoked(struct file *file)
 {
 	struct test_chardev_file *tf = file->private_data;
 
-	return tf->sync && fops_fence_revoked(file);
+	return tf->sync && fenced_fops_revoked(file);
 }
 
 /*
@@ -137,7 +137,7 @@ static int test_chardev_open(struct inode *inode, struct file *file)
 		tc = container_of(file->private_data, struct test_chardev, misc);
 	else
 		tc = file->private_data;
-	tf = kzalloc(sizeof(*tf), GFP_KERNEL);
+	tf = kzalloc_obj(*tf);
 	if (!tf)
 		return -ENOMEM;
 	tf->tc = tc;
@@ -270,10 +270,10 @@ static void test_chardev_cancel(void *data)
 	wake_up_interruptible_all(&tc->wq);
 }
 
-static struct fops_fence_options test_chardev_fence(struct test_chardev *tc)
+static struct fenced_fops_options test_chardev_fence(struct test_chardev *tc)
 {
-	return (struct fops_fence_options) {
-		.type = test_chardev_is_srcu(tc->kind) ? FOPS_FENCE_SRCU : FOPS_FENCE_RWSEM,
+	return (struct fenced_fops_options) {
+		.type = test_chardev_is_srcu(tc->kind) ? FENCED_FOPS_SRCU : FENCED_FOPS_RWSEM,
 		.cancel = test_chardev_cancel,
 		.cancel_data = tc,
 	};
@@ -286,14 +286,14 @@ static void test_chardev_release_dev(struct device *dev)
 
 static int test_chardev_add_cdev(struct test_chardev *tc)
 {
-	struct fops_fence_options opts = test_chardev_fence(tc);
+	struct fenced_fops_options opts = test_chardev_fence(tc);
 	struct device *cdev_dev;
 	int ret;
 
 	tc->cdev = cdev_alloc_sync(&test_chardev_fops, tc, &opts);
 	if (IS_ERR(tc->cdev))
 		return PTR_ERR(tc->cdev);
-	cdev_dev = kzalloc(sizeof(*cdev_dev), GFP_KERNEL);
+	cdev_dev = kzalloc_obj(*cdev_dev);
 	if (!cdev_dev) {
 		kobject_put(&tc->cdev->kobj);
 		return -ENOMEM;
@@ -318,7 +318,7 @@ static int test_chardev_add_cdev(struct test_chardev *tc)
 static int test_chardev_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
-	struct fops_fence_options opts;
+	struct fenced_fops_options opts;
 	struct test_chardev *tc;
 
 	if (pdev->id < 0 || pdev->id >= TEST_CHARDEV_NR_KINDS)

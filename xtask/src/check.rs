@@ -41,9 +41,14 @@ pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
     out
 }
 
-/// Counts of checkpatch's verdict lines.
+/// Counts of checkpatch's verdict lines: `ERROR: ...`, or with
+/// `--showfile`, `path:line: ERROR: ...`.
 pub fn checkpatch_counts(out: &str) -> (usize, usize, usize) {
-    let c = |p: &str| out.lines().filter(|l| l.starts_with(p)).count();
+    let c = |p: &str| {
+        out.lines()
+            .filter(|l| l.starts_with(p) || l.contains(&format!(": {p}")))
+            .count()
+    };
     (c("ERROR:"), c("WARNING:"), c("CHECK:"))
 }
 
@@ -79,6 +84,24 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
 
     let _m = ctx.enter()?;
+    // checkpatch asks "does MAINTAINERS need updating?" for every patch that
+    // adds a file and does not touch MAINTAINERS. The real question is
+    // whether a MAINTAINERS section covers each new file: ask
+    // get_maintainer.pl for every file the series creates, and let
+    // checkpatch skip its FILE_PATH_CHANGES question.
+    let uncovered = uncovered_files(ctx, &created)?;
+    println!(
+        "check maintainers: {}",
+        if uncovered.is_empty() {
+            format!("ok (every one of the {} new files has a MAINTAINERS section)", created.len())
+        } else {
+            format!("{} new file(s) without a MAINTAINERS section", uncovered.len())
+        }
+    );
+    for f in &uncovered {
+        println!("    {f}");
+        failures.push(format!("{f}: no MAINTAINERS section covers it"));
+    }
     let s = Step::start(format!("checkpatch --strict on {} patches", patches.len()));
     let log = ctx.target().join("checkpatch.log");
     let _ = fs::remove_file(&log);
@@ -103,13 +126,46 @@ fn checkpatch(ctx: &Ctx, patch: &Path, log: &Path) -> Result<String> {
     let out = ctx
         .tool(
             &ctx.kernel(),
-            &format!("perl scripts/checkpatch.pl --strict --no-summary --showfile '{}' || true", patch.display()),
+            &format!(
+                "perl scripts/checkpatch.pl --strict --no-summary --showfile --ignore FILE_PATH_CHANGES '{}' || true",
+                patch.display()
+            ),
         )
         .output()?;
     let mut all = fs::read_to_string(log).unwrap_or_default();
     all.push_str(&format!("### {}\n{out}\n", patch.display()));
     fs::write(log, all)?;
     Ok(out)
+}
+
+/// Files for which get_maintainer.pl names nobody but the catch-all.
+fn uncovered_files(ctx: &Ctx, files: &std::collections::BTreeSet<String>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let who = ctx
+            .tool(
+                &ctx.kernel(),
+                &format!("perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats --nol --sections -f '{f}'"),
+            )
+            .output()?;
+        if !covered(&who) {
+            out.push(f.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `get_maintainer.pl --sections` output names a section other
+/// than THE REST.
+pub fn covered(sections: &str) -> bool {
+    // A section starts with its name; its entries are "X:\t..." lines.
+    let is_entry = |l: &str| {
+        let b = l.as_bytes();
+        b.len() > 2 && b[0].is_ascii_uppercase() && b[1] == b':'
+    };
+    sections
+        .lines()
+        .any(|l| !l.trim().is_empty() && !is_entry(l) && l.trim() != "THE REST")
 }
 
 #[cfg(test)]
@@ -137,8 +193,34 @@ mod tests {
     }
 
     #[test]
+    fn maintainers_sections() {
+        let rest = "THE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\n";
+        assert!(!covered(rest));
+        assert!(!covered(""));
+        let char_misc = "CHAR and MISC DRIVERS\nM:\tArnd Bergmann <arnd@arndb.de>\nM:\tGreg Kroah-Hartman <gregkh@linuxfoundation.org>\nS:\tSupported\nF:\tdrivers/char/\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\n";
+        assert!(covered(char_misc));
+    }
+
+    #[test]
     fn checkpatch_verdicts() {
         let out = "WARNING: Missing commit description\nCHECK: Alignment should match open parenthesis\n#12: FILE: fs/x.c:3:\nERROR: trailing whitespace\n";
         assert_eq!(checkpatch_counts(out), (1, 1, 1));
+    }
+
+    // Real `checkpatch.pl --strict --showfile` output.
+    #[test]
+    fn checkpatch_showfile_verdicts() {
+        let out = "tools/testing/selftests/chardev/.gitignore:15: WARNING: added, moved or deleted file(s), does MAINTAINERS need updating?
+new file mode 100644
+
+drivers/char/test_chardev.c:92: WARNING: Prefer kzalloc_obj over kzalloc with sizeof
++\ttf = kzalloc(sizeof(*tf), GFP_KERNEL);
+
+fs/fops_fence.c:120: CHECK: Macro argument reuse 'f' - possible side-effects?
+
+/work/main/patches/0002-x.patch has style problems, please review.
+";
+        assert_eq!(checkpatch_counts(out), (0, 2, 1));
+        assert_eq!(checkpatch_counts("total: 0 errors, 0 warnings, 0 checks, 42 lines checked\n"), (0, 0, 0));
     }
 }

@@ -69,7 +69,7 @@ TEST_F(rust_misc, value_is_per_open_file)
 
 TEST_F(rust_misc, write_then_read_back)
 {
-	const char msg[] = "cdev sync";
+	static const char msg[] = "cdev sync";
 	char buf[sizeof(msg)] = { 0 };
 
 	ASSERT_EQ(sizeof(msg), write(self->fd, msg, sizeof(msg)));

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,14 +213,14 @@ FIXTURE_TEARDOWN(unbind)
 	EXPECT_EQ(0, bind_dev(variant->id));
 }
 
-/* Skips a test that would use freed memory, outside the negative control. */
-#define SKIP_LEGACY_UAF()							\
-	do {									\
-		if (!variant->fenced && !negative_control())			\
-			SKIP(return, "legacy unregister: a use-after-free by "	\
-			     "design; run with CHARDEV_TEST_NEGATIVE=1 as the "	\
-			     "negative control");				\
-	} while (0)
+#define LEGACY_UAF "legacy unregister: a use-after-free by design; run " \
+	"with CHARDEV_TEST_NEGATIVE=1 as the negative control"
+
+/* Whether a test would use freed memory, outside the negative control. */
+static bool legacy_uaf(bool fenced)
+{
+	return !fenced && !negative_control();
+}
 
 /*
  * The outcome of one file operation on an unbound device: on a fenced
@@ -246,7 +247,8 @@ TEST_F(unbind, every_fop_after_unbind)
 	char buf2[64];
 	long ret;
 
-	SKIP_LEGACY_UAF();
+	if (legacy_uaf(variant->fenced))
+		SKIP(return, LEGACY_UAF);
 	kmsg_watch_start(&w);
 	ASSERT_EQ(0, unbind_dev(variant->id));
 
@@ -325,7 +327,8 @@ TEST_F(unbind, ioctl_held_at_unbind)
 	struct kmsg_watch w;
 	pthread_t t;
 
-	SKIP_LEGACY_UAF();
+	if (legacy_uaf(variant->fenced))
+		SKIP(return, LEGACY_UAF);
 	kmsg_watch_start(&w);
 	ASSERT_EQ(0, pthread_create(&t, NULL, held_ioctl, &h));
 	sleep_ms(100);		/* let the ioctl enter the driver */
@@ -348,7 +351,7 @@ TEST_F(unbind, ioctl_held_at_unbind)
 /* Threads looping on file operations while the device unbinds. */
 struct hammer {
 	int fd;
-	volatile bool stop;
+	atomic_bool stop;
 	bool bug;
 	long ops;
 	int bad_errno;
@@ -391,7 +394,8 @@ TEST_F(unbind, fops_hammered_during_unbind)
 	long ops = 0;
 	int i;
 
-	SKIP_LEGACY_UAF();
+	if (legacy_uaf(variant->fenced))
+		SKIP(return, LEGACY_UAF);
 	kmsg_watch_start(&w);
 	for (i = 0; i < HAMMER_THREADS; i++) {
 		h[i] = (struct hammer){ .fd = self->fd };
@@ -422,7 +426,7 @@ TEST_F(unbind, fops_hammered_during_unbind)
 struct opener {
 	const char *node;
 	bool fenced;
-	volatile bool stop;
+	atomic_bool stop;
 	long opened;
 	int bad_errno;
 };
@@ -510,13 +514,12 @@ TEST_F(unbind, bind_unbind_cycles)
 	}
 }
 
-/* A sleeper that only the unregister can wake: the fence must not wait forever. */
-#define SKIP_LEGACY_SLEEPER()							\
-	do {									\
-		if (!variant->fenced)						\
-			SKIP(return, "legacy unregister: nothing wakes a "	\
-			     "sleeper, which then sleeps on freed memory");	\
-	} while (0)
+/*
+ * A sleeper that only the unregister can wake, which must not wait for it
+ * forever. The legacy unregister wakes nobody: the sleeper would sleep on
+ * freed memory.
+ */
+#define LEGACY_SLEEPER "legacy unregister: nothing wakes a sleeper"
 
 struct sleeper {
 	int fd;
@@ -540,7 +543,8 @@ TEST_F(unbind, blocked_read_at_unbind)
 	struct sleeper s = { .ret = 0 };
 	pthread_t t;
 
-	SKIP_LEGACY_SLEEPER();
+	if (!variant->fenced)
+		SKIP(return, LEGACY_SLEEPER);
 	s.fd = open(self->node, O_RDWR | O_CLOEXEC);	/* blocking */
 	ASSERT_LE(0, s.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_read, &s));
@@ -569,7 +573,8 @@ TEST_F(unbind, blocked_poll_at_unbind)
 	struct sleeper s = { .fd = self->fd };
 	pthread_t t;
 
-	SKIP_LEGACY_SLEEPER();
+	if (!variant->fenced)
+		SKIP(return, LEGACY_SLEEPER);
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_poll, &s));
 	sleep_ms(300);		/* let it sleep on the device */
 	ASSERT_EQ(0, unbind_dev(variant->id));
@@ -585,7 +590,8 @@ TEST_F(unbind, epoll_across_unbind)
 	struct epoll_event ev = { .events = EPOLLIN }, out;
 	int ep;
 
-	SKIP_LEGACY_SLEEPER();
+	if (!variant->fenced)
+		SKIP(return, LEGACY_SLEEPER);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_LE(0, ep);
 	ev.data.fd = self->fd;
@@ -607,7 +613,7 @@ TEST_F(unbind, other_devices_unaffected)
 	int fds[NR_KINDS], i, n = 0;
 	char buf[8];
 
-	for (i = 0; i < (int)(sizeof(misc_nodes) / sizeof(misc_nodes[0])); i++) {
+	for (i = 0; i < (int)ARRAY_SIZE(misc_nodes); i++) {
 		if (i == variant->id)
 			continue;
 		fds[n] = open(misc_nodes[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);

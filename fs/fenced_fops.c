@@ -30,13 +30,13 @@
  * unregister unhooks the relays, while the driver's queues are still
  * alive, and wakes the pollers with EPOLLERR | EPOLLHUP.
  *
- * State: live -> revoked (fops_fence_revoke(), once) -> freed (last
+ * State: live -> revoked (fenced_fops_revoke(), once) -> freed (last
  * reference). ->revoked only ever goes from false to true.
  */
 
 #include <linux/cleanup.h>
 #include <linux/export.h>
-#include <linux/fops_fence.h>
+#include <linux/fenced_fops.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
@@ -49,19 +49,19 @@
 #include <linux/wait.h>
 
 /* The driver wait queues one fenced device can pass to poll_wait(). */
-#define FOPS_FENCE_POLL_QUEUES	4
+#define FENCED_FOPS_POLL_QUEUES	4
 
-struct fops_fence_relay {
+struct fenced_fops_relay {
 	wait_queue_entry_t wait;	/* on the driver's wait queue */
 	wait_queue_head_t *head;	/* the driver's wait queue, or NULL */
-	struct fops_fence *fence;
+	struct fenced_fops *fence;
 };
 
-struct fops_fence {
-	struct file_operations shim;		/* what files of the device use */
+struct fenced_fops {
+	const struct file_operations shim;	/* what files of the device use */
 	const struct file_operations *fops;	/* the driver's */
 	struct kref ref;
-	enum fops_fence_type type;
+	enum fenced_fops_type type;
 	bool revoked;
 	union {
 		struct rw_semaphore rwsem;
@@ -78,28 +78,28 @@ struct fops_fence {
 	void *private_data;			/* for file->private_data, or NULL */
 	wait_queue_head_t poll_wq;		/* pollers sleep here */
 	spinlock_t relay_lock;			/* protects relays[].head */
-	struct fops_fence_relay relays[FOPS_FENCE_POLL_QUEUES];
+	struct fenced_fops_relay relays[FENCED_FOPS_POLL_QUEUES];
 };
 
 static int fence_release(struct inode *inode, struct file *file);
 
 /**
- * fops_fence_from_fops() - the fence of a shim file_operations table
+ * fenced_fops_from_fops() - the fence of a shim file_operations table
  * @fops: a file_operations table
  *
  * Return: the fence whose shim @fops is, or NULL if @fops is not a shim.
  */
-struct fops_fence *fops_fence_from_fops(const struct file_operations *fops)
+struct fenced_fops *fenced_fops_from_fops(const struct file_operations *fops)
 {
 	if (!fops || fops->release != fence_release)
 		return NULL;
-	return container_of(fops, struct fops_fence, shim);
+	return container_of(fops, struct fenced_fops, shim);
 }
-EXPORT_SYMBOL_GPL(fops_fence_from_fops);
+EXPORT_SYMBOL_GPL(fenced_fops_from_fops);
 
-static struct fops_fence *file_fence(const struct file *file)
+static struct fenced_fops *file_fence(const struct file *file)
 {
-	return container_of(file->f_op, struct fops_fence, shim);
+	return container_of(file->f_op, struct fenced_fops, shim);
 }
 
 /*
@@ -107,104 +107,136 @@ static struct fops_fence *file_fence(const struct file *file)
  * revoked. Checking ->revoked before taking the rwsem keeps callers from
  * queueing behind an unregister that waits for a slow operation.
  */
-static bool fence_enter(struct fops_fence *f, int *idx)
+static bool fence_enter(struct fenced_fops *f, int *idx)
 {
 	if (unlikely(READ_ONCE(f->revoked)))
 		return false;
-	if (f->type == FOPS_FENCE_SRCU)
+	if (f->type == FENCED_FOPS_SRCU)
 		*idx = srcu_read_lock(&f->srcu);
 	else
 		down_read(&f->rwsem);
 	if (likely(!READ_ONCE(f->revoked)))
 		return true;
-	if (f->type == FOPS_FENCE_SRCU)
+	if (f->type == FENCED_FOPS_SRCU)
 		srcu_read_unlock(&f->srcu, *idx);
 	else
 		up_read(&f->rwsem);
 	return false;
 }
 
-static void fence_exit(struct fops_fence *f, int idx)
+static void fence_exit(struct fenced_fops *f, int idx)
 {
-	if (f->type == FOPS_FENCE_SRCU)
+	if (f->type == FENCED_FOPS_SRCU)
 		srcu_read_unlock(&f->srcu, idx);
 	else
 		up_read(&f->rwsem);
 }
 
-#define PROTO(args...) args
-#define ARGS(args...) args
-
 /*
- * One wrapper per operation: enter the fence or fail with -ENODEV, call
- * the driver, leave the fence.
+ * The body of every wrapper: enter the fence or fail with -ENODEV, run
+ * @call, leave the fence. @call reaches the driver's table as @drv.
  */
-#define FENCE_FUNC(name, ret_type, filp, proto, args)			\
-static ret_type fence_ ## name(proto)					\
-{									\
-	struct fops_fence *f = file_fence(filp);			\
-	ret_type ret;							\
-	int idx;							\
+#define FENCED(file, type, call) ({					\
+	struct fenced_fops *__f = file_fence(file);			\
+	const struct file_operations *drv = __f->fops;			\
+	type __ret = (type)-ENODEV;					\
+	int __idx;							\
 									\
-	if (!fence_enter(f, &idx))					\
-		return (ret_type)-ENODEV;				\
-	ret = f->fops->name(args);					\
-	fence_exit(f, idx);						\
-	return ret;							\
+	if (fence_enter(__f, &__idx)) {					\
+		__ret = (call);						\
+		fence_exit(__f, __idx);					\
+	}								\
+	__ret;								\
+})
+
+static loff_t fence_llseek(struct file *file, loff_t offset, int whence)
+{
+	return FENCED(file, loff_t, drv->llseek(file, offset, whence));
 }
 
-FENCE_FUNC(llseek, loff_t, file,
-	   PROTO(struct file *file, loff_t offset, int whence),
-	   ARGS(file, offset, whence));
-FENCE_FUNC(read, ssize_t, file,
-	   PROTO(struct file *file, char __user *buf, size_t len, loff_t *ppos),
-	   ARGS(file, buf, len, ppos));
-FENCE_FUNC(write, ssize_t, file,
-	   PROTO(struct file *file, const char __user *buf, size_t len,
-		 loff_t *ppos),
-	   ARGS(file, buf, len, ppos));
-FENCE_FUNC(read_iter, ssize_t, iocb->ki_filp,
-	   PROTO(struct kiocb *iocb, struct iov_iter *to), ARGS(iocb, to));
-FENCE_FUNC(write_iter, ssize_t, iocb->ki_filp,
-	   PROTO(struct kiocb *iocb, struct iov_iter *from), ARGS(iocb, from));
-FENCE_FUNC(unlocked_ioctl, long, file,
-	   PROTO(struct file *file, unsigned int cmd, unsigned long arg),
-	   ARGS(file, cmd, arg));
-FENCE_FUNC(compat_ioctl, long, file,
-	   PROTO(struct file *file, unsigned int cmd, unsigned long arg),
-	   ARGS(file, cmd, arg));
-FENCE_FUNC(flush, int, file,
-	   PROTO(struct file *file, fl_owner_t id), ARGS(file, id));
-FENCE_FUNC(fsync, int, file,
-	   PROTO(struct file *file, loff_t start, loff_t end, int datasync),
-	   ARGS(file, start, end, datasync));
-FENCE_FUNC(fasync, int, file,
-	   PROTO(int fd, struct file *file, int on), ARGS(fd, file, on));
-FENCE_FUNC(lock, int, file,
-	   PROTO(struct file *file, int cmd, struct file_lock *fl),
-	   ARGS(file, cmd, fl));
-FENCE_FUNC(flock, int, file,
-	   PROTO(struct file *file, int cmd, struct file_lock *fl),
-	   ARGS(file, cmd, fl));
-FENCE_FUNC(get_unmapped_area, unsigned long, file,
-	   PROTO(struct file *file, unsigned long addr, unsigned long len,
-		 unsigned long pgoff, unsigned long flags),
-	   ARGS(file, addr, len, pgoff, flags));
-FENCE_FUNC(splice_read, ssize_t, in,
-	   PROTO(struct file *in, loff_t *ppos, struct pipe_inode_info *pipe,
-		 size_t len, unsigned int flags),
-	   ARGS(in, ppos, pipe, len, flags));
-FENCE_FUNC(splice_write, ssize_t, out,
-	   PROTO(struct pipe_inode_info *pipe, struct file *out, loff_t *ppos,
-		 size_t len, unsigned int flags),
-	   ARGS(pipe, out, ppos, len, flags));
-FENCE_FUNC(fallocate, long, file,
-	   PROTO(struct file *file, int mode, loff_t offset, loff_t len),
-	   ARGS(file, mode, offset, len));
+static ssize_t fence_read(struct file *file, char __user *buf, size_t len,
+			  loff_t *ppos)
+{
+	return FENCED(file, ssize_t, drv->read(file, buf, len, ppos));
+}
+
+static ssize_t fence_write(struct file *file, const char __user *buf,
+			   size_t len, loff_t *ppos)
+{
+	return FENCED(file, ssize_t, drv->write(file, buf, len, ppos));
+}
+
+static ssize_t fence_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return FENCED(iocb->ki_filp, ssize_t, drv->read_iter(iocb, to));
+}
+
+static ssize_t fence_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return FENCED(iocb->ki_filp, ssize_t, drv->write_iter(iocb, from));
+}
+
+static long fence_unlocked_ioctl(struct file *file, unsigned int cmd,
+				 unsigned long arg)
+{
+	return FENCED(file, long, drv->unlocked_ioctl(file, cmd, arg));
+}
+
+static long fence_compat_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	return FENCED(file, long, drv->compat_ioctl(file, cmd, arg));
+}
+
+static int fence_flush(struct file *file, fl_owner_t id)
+{
+	return FENCED(file, int, drv->flush(file, id));
+}
+
+static int fence_fsync(struct file *file, loff_t start, loff_t end,
+		       int datasync)
+{
+	return FENCED(file, int, drv->fsync(file, start, end, datasync));
+}
+
+static int fence_fasync(int fd, struct file *file, int on)
+{
+	return FENCED(file, int, drv->fasync(fd, file, on));
+}
+
+static int fence_lock(struct file *file, int cmd, struct file_lock *fl)
+{
+	return FENCED(file, int, drv->lock(file, cmd, fl));
+}
+
+static int fence_flock(struct file *file, int cmd, struct file_lock *fl)
+{
+	return FENCED(file, int, drv->flock(file, cmd, fl));
+}
+
+static ssize_t fence_splice_read(struct file *in, loff_t *ppos,
+				 struct pipe_inode_info *pipe, size_t len,
+				 unsigned int flags)
+{
+	return FENCED(in, ssize_t, drv->splice_read(in, ppos, pipe, len, flags));
+}
+
+static ssize_t fence_splice_write(struct pipe_inode_info *pipe,
+				  struct file *out, loff_t *ppos, size_t len,
+				  unsigned int flags)
+{
+	return FENCED(out, ssize_t, drv->splice_write(pipe, out, ppos, len, flags));
+}
+
+static long fence_fallocate(struct file *file, int mode, loff_t offset,
+			    loff_t len)
+{
+	return FENCED(file, long, drv->fallocate(file, mode, offset, len));
+}
 
 static void fence_show_fdinfo(struct seq_file *m, struct file *file)
 {
-	struct fops_fence *f = file_fence(file);
+	struct fenced_fops *f = file_fence(file);
 	int idx;
 
 	if (!fence_enter(f, &idx))
@@ -217,20 +249,20 @@ static void fence_show_fdinfo(struct seq_file *m, struct file *file)
 static int fence_relay_wake(wait_queue_entry_t *wait, unsigned int mode,
 			    int sync, void *key)
 {
-	struct fops_fence_relay *r = container_of(wait, struct fops_fence_relay, wait);
+	struct fenced_fops_relay *r = container_of(wait, struct fenced_fops_relay, wait);
 
 	__wake_up(&r->fence->poll_wq, mode, 0, key);
 	return 0;
 }
 
 /* Makes sure a relay forwards wake-ups of @head; false if none is free. */
-static bool fence_relay(struct fops_fence *f, wait_queue_head_t *head)
+static bool fence_relay(struct fenced_fops *f, wait_queue_head_t *head)
 {
-	struct fops_fence_relay *free = NULL;
+	struct fenced_fops_relay *free = NULL;
 	int i;
 
 	guard(spinlock)(&f->relay_lock);
-	for (i = 0; i < FOPS_FENCE_POLL_QUEUES; i++) {
+	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
 		if (f->relays[i].head == head)
 			return true;
 		if (!f->relays[i].head && !free)
@@ -244,12 +276,12 @@ static bool fence_relay(struct fops_fence *f, wait_queue_head_t *head)
 }
 
 /* Removes the relays; the driver's wait queues are still alive. */
-static void fence_unrelay(struct fops_fence *f)
+static void fence_unrelay(struct fenced_fops *f)
 {
 	int i;
 
 	guard(spinlock)(&f->relay_lock);
-	for (i = 0; i < FOPS_FENCE_POLL_QUEUES; i++) {
+	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
 		if (f->relays[i].head) {
 			remove_wait_queue(f->relays[i].head, &f->relays[i].wait);
 			f->relays[i].head = NULL;
@@ -260,7 +292,7 @@ static void fence_unrelay(struct fops_fence *f)
 struct fence_poll_table {
 	poll_table pt;
 	poll_table *orig;
-	struct fops_fence *fence;
+	struct fenced_fops *fence;
 };
 
 /* poll_wait() of the driver: the poller waits on the fence's queue. */
@@ -268,11 +300,11 @@ static void fence_queue_proc(struct file *file, wait_queue_head_t *head,
 			     poll_table *pt)
 {
 	struct fence_poll_table *fpt = container_of(pt, struct fence_poll_table, pt);
-	struct fops_fence *f = fpt->fence;
+	struct fenced_fops *f = fpt->fence;
 
 	if (WARN_ONCE(!fence_relay(f, head),
 		      "%ps: more than %d poll wait queues, not fenced\n",
-		      f->fops, FOPS_FENCE_POLL_QUEUES)) {
+		      f->fops, FENCED_FOPS_POLL_QUEUES)) {
 		fpt->orig->_qproc(file, head, fpt->orig);
 		return;
 	}
@@ -281,7 +313,7 @@ static void fence_queue_proc(struct file *file, wait_queue_head_t *head,
 
 static __poll_t fence_poll(struct file *file, poll_table *pt)
 {
-	struct fops_fence *f = file_fence(file);
+	struct fenced_fops *f = file_fence(file);
 	struct fence_poll_table fpt;
 	__poll_t mask;
 	int idx;
@@ -303,7 +335,7 @@ static __poll_t fence_poll(struct file *file, poll_table *pt)
 
 static int fence_open(struct inode *inode, struct file *file)
 {
-	struct fops_fence *f = file_fence(file);
+	struct fenced_fops *f = file_fence(file);
 	int ret = 0;
 	int idx;
 
@@ -331,30 +363,30 @@ out:
 
 static void fence_free(struct kref *ref)
 {
-	struct fops_fence *f = container_of(ref, struct fops_fence, ref);
+	struct fenced_fops *f = container_of(ref, struct fenced_fops, ref);
 
-	if (f->type == FOPS_FENCE_SRCU)
+	if (f->type == FENCED_FOPS_SRCU)
 		cleanup_srcu_struct(&f->srcu);
 	lockdep_unregister_key(&f->key);
 	kfree(f);
 }
 
 /**
- * fops_fence_put() - drop a reference to a fence
+ * fenced_fops_put() - drop a reference to a fence
  * @fence: the fence, or NULL
  *
  * Context: process context; the last reference frees the fence.
  */
-void fops_fence_put(struct fops_fence *fence)
+void fenced_fops_put(struct fenced_fops *fence)
 {
 	if (fence)
 		kref_put(&fence->ref, fence_free);
 }
-EXPORT_SYMBOL_GPL(fops_fence_put);
+EXPORT_SYMBOL_GPL(fenced_fops_put);
 
 static int fence_release(struct inode *inode, struct file *file)
 {
-	struct fops_fence *f = file_fence(file);
+	struct fenced_fops *f = file_fence(file);
 	bool fenced;
 	int ret = 0;
 	int idx;
@@ -364,7 +396,7 @@ static int fence_release(struct inode *inode, struct file *file)
 	 * also after the device was revoked. Until then it runs inside the
 	 * fence, so an unregister waits for it; afterwards the driver's state
 	 * may be gone and ->release() must only free per-file memory (it can
-	 * tell with fops_fence_revoked()).
+	 * tell with fenced_fops_revoked()).
 	 */
 	fenced = fence_enter(f, &idx);
 	if (f->fops->release)
@@ -373,46 +405,66 @@ static int fence_release(struct inode *inode, struct file *file)
 		fence_exit(f, idx);
 	/* __fput() calls fops_put(file->f_op) after us: same owner. */
 	file->f_op = f->fops;
-	fops_fence_put(f);
+	fenced_fops_put(f);
 	return ret;
 }
 
 /**
- * fops_fence_revoked() - whether a fenced device was unregistered
+ * fenced_fops_revoked() - whether a fenced device was unregistered
  * @file: a file of a device registered in sync mode
  *
  * For the wait conditions of a driver's sleeping file operations (woken
- * by the &fops_fence_options.cancel callback), and for a ->release() that
+ * by the &fenced_fops_options.cancel callback), and for a ->release() that
  * wants to touch device state.
  *
  * Return: true once the synchronous unregister of the device has started.
  */
-bool fops_fence_revoked(const struct file *file)
+bool fenced_fops_revoked(const struct file *file)
 {
-	if (WARN_ON_ONCE(!fops_fence_from_fops(file->f_op)))
+	if (WARN_ON_ONCE(!fenced_fops_from_fops(file->f_op)))
 		return false;
 	return READ_ONCE(file_fence(file)->revoked);
 }
-EXPORT_SYMBOL_GPL(fops_fence_revoked);
+EXPORT_SYMBOL_GPL(fenced_fops_revoked);
 
-/* What the shim cannot fence: registration fails rather than pass it on. */
-#define FENCE_REFUSE(fops, op)						\
-	do {								\
-		if ((fops)->op) {					\
-			pr_err("%ps: cannot fence ->" #op "(), use the plain registration\n", \
-			       (fops));					\
-			return ERR_PTR(-EOPNOTSUPP);			\
-		}							\
-	} while (0)
-
-#define FENCE_SET(f, op)						\
-	do {								\
-		if ((f)->fops->op)					\
-			(f)->shim.op = fence_ ## op;			\
-	} while (0)
+/*
+ * Names an operation of @fops that the shim cannot fence, or NULL. Mapped
+ * memory outlives any fence, and the others bypass the file or run
+ * asynchronously to the call.
+ */
+static const char *fence_unsupported(const struct file_operations *fops)
+{
+	if (fops->mmap)
+		return "mmap";
+	if (fops->mmap_prepare)
+		return "mmap_prepare";
+	if (fops->get_unmapped_area)
+		return "get_unmapped_area";
+	if (fops->iopoll)
+		return "iopoll";
+	if (fops->iterate_shared)
+		return "iterate_shared";
+	if (fops->check_flags)
+		return "check_flags";
+	if (fops->setlease)
+		return "setlease";
+	if (fops->splice_eof)
+		return "splice_eof";
+	if (fops->copy_file_range)
+		return "copy_file_range";
+	if (fops->remap_file_range)
+		return "remap_file_range";
+	if (fops->fadvise)
+		return "fadvise";
+	if (fops->uring_cmd)
+		return "uring_cmd";
+	if (fops->uring_cmd_iopoll)
+		return "uring_cmd_iopoll";
+	return NULL;
+}
 
 /**
- * fops_fence_create() - make a fence and its shim for a driver's fops
+ * fenced_fops_create() - make a fence and its shim for a driver's fops
  * @fops: the driver's file operations
  * @private_data: if not NULL, stored in file->private_data before the
  *	driver's ->open() is called
@@ -427,42 +479,58 @@ EXPORT_SYMBOL_GPL(fops_fence_revoked);
  * Return: the fence with one reference (the registration's), or an
  * ERR_PTR(): -EOPNOTSUPP for an operation that cannot be fenced, -ENOMEM.
  */
-struct fops_fence *fops_fence_create(const struct file_operations *fops,
-				     void *private_data,
-				     const struct fops_fence_options *opts)
+struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
+				       void *private_data,
+				       const struct fenced_fops_options *opts)
 {
-	struct fops_fence *f;
+	const struct file_operations shim = {
+		.owner		= fops->owner,
+		.fop_flags	= fops->fop_flags,
+		.open		= fence_open,
+		.release	= fence_release,
+		.llseek		= fops->llseek ? fence_llseek : NULL,
+		.read		= fops->read ? fence_read : NULL,
+		.write		= fops->write ? fence_write : NULL,
+		.read_iter	= fops->read_iter ? fence_read_iter : NULL,
+		.write_iter	= fops->write_iter ? fence_write_iter : NULL,
+		.poll		= fops->poll ? fence_poll : NULL,
+		.unlocked_ioctl	= fops->unlocked_ioctl ? fence_unlocked_ioctl : NULL,
+		.compat_ioctl	= fops->compat_ioctl ? fence_compat_ioctl : NULL,
+		.flush		= fops->flush ? fence_flush : NULL,
+		.fsync		= fops->fsync ? fence_fsync : NULL,
+		.fasync		= fops->fasync ? fence_fasync : NULL,
+		.lock		= fops->lock ? fence_lock : NULL,
+		.flock		= fops->flock ? fence_flock : NULL,
+		.splice_read	= fops->splice_read ? fence_splice_read : NULL,
+		.splice_write	= fops->splice_write ? fence_splice_write : NULL,
+		.fallocate	= fops->fallocate ? fence_fallocate : NULL,
+		.show_fdinfo	= fops->show_fdinfo ? fence_show_fdinfo : NULL,
+	};
+	const char *op = fence_unsupported(fops);
+	struct fenced_fops *f;
 	int i;
 
-	FENCE_REFUSE(fops, mmap);
-	FENCE_REFUSE(fops, mmap_prepare);
-	FENCE_REFUSE(fops, iopoll);
-	FENCE_REFUSE(fops, iterate_shared);
-	FENCE_REFUSE(fops, check_flags);
-	FENCE_REFUSE(fops, setlease);
-	FENCE_REFUSE(fops, splice_eof);
-	FENCE_REFUSE(fops, copy_file_range);
-	FENCE_REFUSE(fops, remap_file_range);
-	FENCE_REFUSE(fops, fadvise);
-	FENCE_REFUSE(fops, uring_cmd);
-	FENCE_REFUSE(fops, uring_cmd_iopoll);
-
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (op) {
+		pr_err("%ps: ->%s() cannot be fenced; register without sync\n",
+		       fops, op);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	f = kzalloc_obj(*f);
 	if (!f)
 		return ERR_PTR(-ENOMEM);
 	f->fops = fops;
 	f->private_data = private_data;
 	kref_init(&f->ref);
-	f->type = opts ? opts->type : FOPS_FENCE_RWSEM;
+	f->type = opts ? opts->type : FENCED_FOPS_RWSEM;
 	lockdep_register_key(&f->key);
-	if (f->type == FOPS_FENCE_SRCU) {
-		if (__init_srcu_struct(&f->srcu, "fops_fence_srcu", &f->key)) {
+	if (f->type == FENCED_FOPS_SRCU) {
+		if (__init_srcu_struct(&f->srcu, "fenced_fops_srcu", &f->key)) {
 			lockdep_unregister_key(&f->key);
 			kfree(f);
 			return ERR_PTR(-ENOMEM);
 		}
 	} else {
-		__init_rwsem(&f->rwsem, "fops_fence_rwsem", &f->key);
+		__init_rwsem(&f->rwsem, "fenced_fops_rwsem", &f->key);
 	}
 	if (opts) {
 		f->cancel = opts->cancel;
@@ -470,63 +538,43 @@ struct fops_fence *fops_fence_create(const struct file_operations *fops,
 	}
 	init_waitqueue_head(&f->poll_wq);
 	spin_lock_init(&f->relay_lock);
-	for (i = 0; i < FOPS_FENCE_POLL_QUEUES; i++) {
+	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
 		init_waitqueue_func_entry(&f->relays[i].wait, fence_relay_wake);
 		f->relays[i].fence = f;
 	}
 
-	f->shim.owner = fops->owner;
-	f->shim.fop_flags = fops->fop_flags;
-	f->shim.open = fence_open;
-	f->shim.release = fence_release;
-	FENCE_SET(f, llseek);
-	FENCE_SET(f, read);
-	FENCE_SET(f, write);
-	FENCE_SET(f, read_iter);
-	FENCE_SET(f, write_iter);
-	FENCE_SET(f, poll);
-	FENCE_SET(f, unlocked_ioctl);
-	FENCE_SET(f, compat_ioctl);
-	FENCE_SET(f, flush);
-	FENCE_SET(f, fsync);
-	FENCE_SET(f, fasync);
-	FENCE_SET(f, lock);
-	FENCE_SET(f, flock);
-	FENCE_SET(f, get_unmapped_area);
-	FENCE_SET(f, splice_read);
-	FENCE_SET(f, splice_write);
-	FENCE_SET(f, fallocate);
-	FENCE_SET(f, show_fdinfo);
+	/* The shim is const once made: fill a copy, then put it in place. */
+	memcpy((void *)&f->shim, &shim, sizeof(shim));
 	return f;
 }
-EXPORT_SYMBOL_GPL(fops_fence_create);
+EXPORT_SYMBOL_GPL(fenced_fops_create);
 
 /**
- * fops_fence_shim() - the file operations files of a fenced device use
+ * fenced_fops_shim() - the file operations files of a fenced device use
  * @fence: the fence
  *
  * Return: the shim table, to register in place of the driver's.
  */
-const struct file_operations *fops_fence_shim(struct fops_fence *fence)
+const struct file_operations *fenced_fops_shim(struct fenced_fops *fence)
 {
 	return &fence->shim;
 }
-EXPORT_SYMBOL_GPL(fops_fence_shim);
+EXPORT_SYMBOL_GPL(fenced_fops_shim);
 
 /**
- * fops_fence_real() - the driver's file operations behind a fence
+ * fenced_fops_real() - the driver's file operations behind a fence
  * @fence: the fence
  *
- * Return: the table fops_fence_create() was given.
+ * Return: the table fenced_fops_create() was given.
  */
-const struct file_operations *fops_fence_real(struct fops_fence *fence)
+const struct file_operations *fenced_fops_real(struct fenced_fops *fence)
 {
 	return fence->fops;
 }
-EXPORT_SYMBOL_GPL(fops_fence_real);
+EXPORT_SYMBOL_GPL(fenced_fops_real);
 
 /**
- * fops_fence_revoke() - refuse new file operations and wait for running ones
+ * fenced_fops_revoke() - refuse new file operations and wait for running ones
  * @fence: the fence of a device being unregistered
  *
  * Sets the revoked state, so that every later file operation fails with
@@ -539,7 +587,7 @@ EXPORT_SYMBOL_GPL(fops_fence_real);
  * file operation. Calling it from a file operation of the same device
  * deadlocks; lockdep reports it.
  */
-void fops_fence_revoke(struct fops_fence *fence)
+void fenced_fops_revoke(struct fenced_fops *fence)
 {
 	might_sleep();
 	if (WARN_ON_ONCE(READ_ONCE(fence->revoked)))
@@ -547,7 +595,7 @@ void fops_fence_revoke(struct fops_fence *fence)
 	WRITE_ONCE(fence->revoked, true);
 	if (fence->cancel)
 		fence->cancel(fence->cancel_data);
-	if (fence->type == FOPS_FENCE_SRCU) {
+	if (fence->type == FENCED_FOPS_SRCU) {
 		synchronize_srcu(&fence->srcu);
 	} else {
 		down_write(&fence->rwsem);
@@ -556,4 +604,4 @@ void fops_fence_revoke(struct fops_fence *fence)
 	fence_unrelay(fence);
 	wake_up_poll(&fence->poll_wq, EPOLLERR | EPOLLHUP);
 }
-EXPORT_SYMBOL_GPL(fops_fence_revoke);
+EXPORT_SYMBOL_GPL(fenced_fops_revoke);

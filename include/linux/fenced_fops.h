@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fenced file operations: the machinery behind the synchronous
+ * unregistration of char and misc devices (cdev_device_del_sync(),
+ * misc_deregister_sync()).
+ */
+#ifndef _LINUX_FENCED_FOPS_H
+#define _LINUX_FENCED_FOPS_H
+
+#include <linux/types.h>
+
+struct file;
+struct file_operations;
+struct fenced_fops;
+
+/**
+ * enum fenced_fops_type - how file operations are fenced against removal
+ * @FENCED_FOPS_RWSEM: a read-write semaphore; every operation takes it for
+ *	reading, the unregister takes it for writing. Cheap to remove, a
+ *	shared cache line per operation.
+ * @FENCED_FOPS_SRCU: sleepable RCU; operations are cheaper (per-CPU
+ *	counters), the unregister waits for an SRCU grace period.
+ */
+enum fenced_fops_type {
+	FENCED_FOPS_RWSEM,
+	FENCED_FOPS_SRCU,
+};
+
+/**
+ * struct fenced_fops_options - options of a synchronous registration
+ * @type: the fence, rwsem by default
+ * @cancel: called by the synchronous unregister once new file operations
+ *	are refused and before it waits for the running ones, to wake the
+ *	driver's sleepers (whose wait conditions test fenced_fops_revoked());
+ *	may be NULL
+ * @cancel_data: argument of @cancel
+ */
+struct fenced_fops_options {
+	enum fenced_fops_type type;
+	void (*cancel)(void *cancel_data);
+	void *cancel_data;
+};
+
+bool fenced_fops_revoked(const struct file *file);
+
+/* For the char device and misc device cores. */
+struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
+				       void *private_data,
+				       const struct fenced_fops_options *opts);
+const struct file_operations *fenced_fops_shim(struct fenced_fops *fence);
+const struct file_operations *fenced_fops_real(struct fenced_fops *fence);
+struct fenced_fops *fenced_fops_from_fops(const struct file_operations *fops);
+void fenced_fops_revoke(struct fenced_fops *fence);
+void fenced_fops_put(struct fenced_fops *fence);
+
+#endif /* _LINUX_FENCED_FOPS_H */

@@ -22,6 +22,15 @@ mod overlay;
 mod setup;
 mod test;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cargo_test_counts() {
+        let log = "running 28 tests\ntest result: ok. 28 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\ntest result: FAILED. 3 passed; 1 failed; 0 ignored\n";
+        assert_eq!(super::cargo_test_counts(log), (31, 1));
+    }
+}
+
 use ctx::{Ctx, Toolchain};
 
 #[derive(Parser)]
@@ -79,6 +88,18 @@ fn full(ctx: &Ctx, accel: test::Accel, times: &mut Vec<(&'static str, f64)>) -> 
     timed(times, "guest", || test::run(ctx, accel))
 }
 
+/// Sums the "test result: ok. N passed; M failed; ..." lines of `cargo test`.
+fn cargo_test_counts(log: &str) -> (usize, usize) {
+    let num = |l: &str, what: &str| -> usize {
+        l.split([';', '.'])
+            .find_map(|part| part.trim().strip_suffix(what).and_then(|n| n.trim().parse().ok()))
+            .unwrap_or(0)
+    };
+    log.lines()
+        .filter(|l| l.starts_with("test result:"))
+        .fold((0, 0), |(p, f), l| (p + num(l, "passed"), f + num(l, "failed")))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut times = Vec::new();
@@ -96,7 +117,11 @@ fn main() -> ExitCode {
                     .args(["test", "--quiet", "--workspace"])
                     .cwd(&ctx.repo)
                     .run_logged(&ctx.target().join("unit-tests.log"))
-                    .map(|_| println!("unit tests: passed (log {})", ctx.target().join("unit-tests.log").display()))
+                    .map(|_| {
+                        let log = ctx.target().join("unit-tests.log");
+                        let (p, f) = cargo_test_counts(&std::fs::read_to_string(&log).unwrap_or_default());
+                        println!("xtask unit tests: {p} passed, {f} failed (log {})", log.display());
+                    })
             })
             .and_then(|_| {
                 if ctx.toolchain == Toolchain::Trixie {

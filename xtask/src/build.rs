@@ -93,7 +93,8 @@ fn config(ctx: &Ctx, log: &Path) -> Result<()> {
     let mut stamp = String::new();
     for f in &frags {
         let t = fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        stamp.push_str(&format!("## {}\n{t}", f.display()));
+        // Names, not paths: a fresh clone elsewhere must not reconfigure.
+        stamp.push_str(&format!("## {}\n{t}", f.file_name().unwrap_or_default().to_string_lossy()));
         texts.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), t));
     }
     let stamp_file = b.join(".cdev-sync-fragments");

@@ -102,6 +102,15 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         println!("    {f}");
         failures.push(format!("{f}: no MAINTAINERS section covers it"));
     }
+    let kd = kerneldoc_warnings(ctx, &texts)?;
+    println!(
+        "check kernel-doc: {}",
+        if kd.is_empty() { "ok (0 warnings on what the series adds)".to_string() } else { format!("{} warning(s)", kd.len()) }
+    );
+    for w in &kd {
+        println!("    {w}");
+        failures.push(format!("kernel-doc: {w}"));
+    }
     let s = Step::start(format!("checkpatch --strict on {} patches", patches.len()));
     let log = ctx.target().join("checkpatch.log");
     let _ = fs::remove_file(&log);
@@ -136,6 +145,73 @@ fn checkpatch(ctx: &Ctx, patch: &Path, log: &Path) -> Result<String> {
     all.push_str(&format!("### {}\n{out}\n", patch.display()));
     fs::write(log, all)?;
     Ok(out)
+}
+
+/// The C functions a patch defines: added lines that start a definition,
+/// "+static int foo(" or "+void foo(" at column 0.
+pub fn added_functions(patch: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut file_is_c = false;
+    for l in patch.lines() {
+        if let Some(p) = l.strip_prefix("+++ b/") {
+            file_is_c = p.ends_with(".c") || p.ends_with(".h");
+            continue;
+        }
+        let Some(code) = l.strip_prefix('+') else { continue };
+        if !file_is_c || code.starts_with([' ', '\t', '#', '/', '*', '}', '{']) || code.contains(';') {
+            continue;
+        }
+        if let Some(open) = code.find('(') {
+            let name: String = code[..open]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if !name.is_empty() && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// kernel-doc warnings about what the series adds: every warning in a file
+/// it creates, and the warnings that name a function it defines elsewhere.
+fn kerneldoc_warnings(ctx: &Ctx, patches: &[String]) -> Result<Vec<String>> {
+    let created = overlay::created_files(patches);
+    let mut files: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut funcs = Vec::new();
+    for p in patches {
+        for l in p.lines() {
+            if let Some(f) = l.strip_prefix("+++ b/") {
+                if (f.ends_with(".c") || f.ends_with(".h")) && !f.starts_with("tools/") {
+                    files.insert(f.to_string());
+                }
+            }
+        }
+        funcs.extend(added_functions(p));
+    }
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = files.iter().map(|f| format!("'{f}'")).collect();
+    let out = ctx
+        .tool(&ctx.kernel(), &format!("scripts/kernel-doc -none -Wall {} 2>&1 || true", list.join(" ")))
+        .output()?;
+    Ok(out
+        .lines()
+        .filter(|l| l.contains("arning") || l.contains("rror"))
+        .filter(|l| {
+            created.iter().any(|c| l.contains(c.as_str()))
+                || funcs.iter().any(|f| l.contains(&format!("'{f}'")) || l.contains(&format!(" {f}(")) || l.contains(&format!(" {f} ")))
+        })
+        .map(str::to_string)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect())
 }
 
 /// Files for which get_maintainer.pl names nobody but the catch-all.
@@ -190,6 +266,22 @@ mod tests {
         assert!(p[0].contains("0002-b.patch"));
         assert!(p[1].contains("0003-c.patch"));
         assert!(p[2].contains("cover"));
+    }
+
+    #[test]
+    fn functions_a_patch_defines() {
+        let p = "+++ b/fs/char_dev.c
+@@ -1,3 +1,9 @@
++struct cdev *cdev_alloc_sync(const struct file_operations *fops,
++\t\t\t     void *private_data)
++static void cdev_sync_release(struct kobject *kobj)
++\tfenced_fops_put(fence);
++EXPORT_SYMBOL_GPL(cdev_alloc_sync);
++int foo(void);
++++ b/tools/testing/selftests/chardev/Makefile
++TEST_GEN_PROGS := a(b)
+";
+        assert_eq!(added_functions(p), ["cdev_alloc_sync", "cdev_sync_release"]);
     }
 
     #[test]

@@ -201,17 +201,24 @@ fn kerneldoc_warnings(ctx: &Ctx, patches: &[String]) -> Result<Vec<String>> {
     let out = ctx
         .tool(&ctx.kernel(), &format!("scripts/kernel-doc -none -Wall {} 2>&1 || true", list.join(" ")))
         .output()?;
-    Ok(out
-        .lines()
+    Ok(ours(&out, &created, &funcs))
+}
+
+/// The kernel-doc warnings that concern the series: in a created file, or
+/// naming a function it defines.
+pub fn ours(out: &str, created: &std::collections::BTreeSet<String>, funcs: &[String]) -> Vec<String> {
+    out.lines()
         .filter(|l| l.contains("arning") || l.contains("rror"))
         .filter(|l| {
             created.iter().any(|c| l.contains(c.as_str()))
-                || funcs.iter().any(|f| l.contains(&format!("'{f}'")) || l.contains(&format!(" {f}(")) || l.contains(&format!(" {f} ")))
+                || funcs
+                    .iter()
+                    .any(|f| l.contains(&format!("'{f}'")) || l.contains(&format!(" {f}(")) || l.contains(&format!(" {f} ")))
         })
         .map(str::to_string)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .collect())
+        .collect()
 }
 
 /// Files for which get_maintainer.pl names nobody but the catch-all.
@@ -282,6 +289,22 @@ mod tests {
 +TEST_GEN_PROGS := a(b)
 ";
         assert_eq!(added_functions(p), ["cdev_alloc_sync", "cdev_sync_release"]);
+    }
+
+    // Real `scripts/kernel-doc -none -Wall` output on fs/char_dev.c, plus
+    // one about a function of ours.
+    #[test]
+    fn kerneldoc_warnings_of_the_series_only() {
+        let out = "Warning: fs/char_dev.c:198 No description found for return value of 'register_chrdev_region'
+Warning: fs/char_dev.c:700 No description found for return value of 'cdev_alloc_sync'
+Warning: fs/fenced_fops.c:80 struct member 'key' not described in 'fenced_fops'
+";
+        let created: std::collections::BTreeSet<String> = ["fs/fenced_fops.c".to_string()].into();
+        let w = ours(out, &created, &["cdev_alloc_sync".to_string()]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("'cdev_alloc_sync'"));
+        assert!(w[1].contains("fs/fenced_fops.c"));
+        assert!(ours(out, &Default::default(), &[]).is_empty());
     }
 
     #[test]

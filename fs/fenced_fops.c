@@ -605,3 +605,7 @@ void fenced_fops_revoke(struct fenced_fops *fence)
 	wake_up_poll(&fence->poll_wq, EPOLLERR | EPOLLHUP);
 }
 EXPORT_SYMBOL_GPL(fenced_fops_revoke);
+
+#ifdef CONFIG_FENCED_FOPS_KUNIT_TEST
+#include "tests/fenced_fops_kunit.c"
+#endif

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of fenced file operations: what the shim table offers, what
+ * registration refuses, and the order of a revoke. Included by
+ * fs/fenced_fops.c so that it can look at the fence's state.
+ */
+#include <kunit/test.h>
+
+static int kunit_fops_nop_open(struct inode *inode, struct file *file)
+{
+	return 0;
+}
+
+static ssize_t kunit_fops_nop_read(struct file *file, char __user *buf,
+				   size_t len, loff_t *ppos)
+{
+	return 0;
+}
+
+static __poll_t kunit_fops_nop_poll(struct file *file, poll_table *pt)
+{
+	return 0;
+}
+
+static int kunit_fops_nop_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return 0;
+}
+
+static const struct file_operations kunit_read_poll_fops = {
+	.owner	= THIS_MODULE,
+	.open	= kunit_fops_nop_open,
+	.read	= kunit_fops_nop_read,
+	.poll	= kunit_fops_nop_poll,
+};
+
+static const struct file_operations kunit_mmap_fops = {
+	.owner	= THIS_MODULE,
+	.read	= kunit_fops_nop_read,
+	.mmap	= kunit_fops_nop_mmap,
+};
+
+/* Only what the driver implements, each wrapped; open and release always. */
+static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
+{
+	struct fenced_fops *f = fenced_fops_create(&kunit_read_poll_fops, NULL, NULL);
+	const struct file_operations *shim;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	shim = fenced_fops_shim(f);
+	KUNIT_EXPECT_PTR_EQ(test, shim->owner, kunit_read_poll_fops.owner);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->poll, (void *)fence_poll);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->open, (void *)fence_open);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->release, (void *)fence_release);
+	KUNIT_EXPECT_NULL(test, shim->write);
+	KUNIT_EXPECT_NULL(test, shim->llseek);
+	KUNIT_EXPECT_NULL(test, shim->unlocked_ioctl);
+	KUNIT_EXPECT_NULL(test, shim->mmap);
+	KUNIT_EXPECT_PTR_EQ(test, fenced_fops_from_fops(shim), f);
+	KUNIT_EXPECT_PTR_EQ(test, fenced_fops_real(f), &kunit_read_poll_fops);
+	KUNIT_EXPECT_NULL(test, fenced_fops_from_fops(&kunit_read_poll_fops));
+	KUNIT_EXPECT_NULL(test, fenced_fops_from_fops(NULL));
+	fenced_fops_put(f);
+}
+
+/* What the fence cannot cover fails the registration, never passes through. */
+static void fenced_fops_test_refuses_mmap(struct kunit *test)
+{
+	struct fenced_fops *f = fenced_fops_create(&kunit_mmap_fops, NULL, NULL);
+
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(f), -EOPNOTSUPP);
+}
+
+struct cancel_seen {
+	struct fenced_fops *fence;
+	int calls;
+	bool revoked_at_call;
+};
+
+static void kunit_cancel(void *data)
+{
+	struct cancel_seen *seen = data;
+
+	seen->calls++;
+	seen->revoked_at_call = READ_ONCE(seen->fence->revoked);
+}
+
+/*
+ * The revoke refuses new entries before it calls cancel, calls it once,
+ * and afterwards nothing enters.
+ */
+static void fenced_fops_test_revoke(struct kunit *test)
+{
+	const enum fenced_fops_type types[] = { FENCED_FOPS_RWSEM, FENCED_FOPS_SRCU };
+	int i, idx;
+
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		struct cancel_seen seen = { };
+		struct fenced_fops_options opts = {
+			.type = types[i],
+			.cancel = kunit_cancel,
+			.cancel_data = &seen,
+		};
+		struct fenced_fops *f = fenced_fops_create(&kunit_read_poll_fops, NULL, &opts);
+
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+		seen.fence = f;
+		KUNIT_ASSERT_TRUE(test, fence_enter(f, &idx));
+		fence_exit(f, idx);
+
+		fenced_fops_revoke(f);
+		KUNIT_EXPECT_EQ(test, seen.calls, 1);
+		KUNIT_EXPECT_TRUE(test, seen.revoked_at_call);
+		KUNIT_EXPECT_FALSE(test, fence_enter(f, &idx));
+		fenced_fops_put(f);
+	}
+}
+
+static struct kunit_case fenced_fops_test_cases[] = {
+	KUNIT_CASE(fenced_fops_test_shim_mirrors_driver),
+	KUNIT_CASE(fenced_fops_test_refuses_mmap),
+	KUNIT_CASE(fenced_fops_test_revoke),
+	{}
+};
+
+static struct kunit_suite fenced_fops_test_suite = {
+	.name = "fenced_fops",
+	.test_cases = fenced_fops_test_cases,
+};
+
+kunit_test_suite(fenced_fops_test_suite);

@@ -46,15 +46,25 @@ pub fn git(dir: &Path) -> Cmd {
 
 fn committer_name() -> String {
     std::env::var("GIT_COMMITTER_NAME").unwrap_or_else(|_| {
-        Cmd::new("git").args(["config", "user.name"]).output().map(|s| s.trim().to_string()).ok()
-            .filter(|s| !s.is_empty()).unwrap_or_else(|| "cdev-sync xtask".into())
+        Cmd::new("git")
+            .args(["config", "user.name"])
+            .output()
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "cdev-sync xtask".into())
     })
 }
 
 fn committer_email() -> String {
     std::env::var("GIT_COMMITTER_EMAIL").unwrap_or_else(|_| {
-        Cmd::new("git").args(["config", "user.email"]).output().map(|s| s.trim().to_string()).ok()
-            .filter(|s| !s.is_empty()).unwrap_or_else(|| "xtask@invalid".into())
+        Cmd::new("git")
+            .args(["config", "user.email"])
+            .output()
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "xtask@invalid".into())
     })
 }
 
@@ -85,26 +95,43 @@ fn apply_base(ctx: &Ctx, patches: &[PathBuf], log: &Path) -> Result<()> {
             .arg(BASE_TAG)
             .run_logged(log)?;
     }
-    let s = Step::start(format!("git am -3: {} patches onto {BASE_TAG}", patches.len()));
+    let s = Step::start(format!(
+        "git am -3: {} patches onto {BASE_TAG}",
+        patches.len()
+    ));
     let _ = git(&am).args(["am", "--abort"]).status_quiet();
-    git(&am).args(["reset", "-q", "--hard", BASE_TAG]).run_logged(log)?;
+    git(&am)
+        .args(["reset", "-q", "--hard", BASE_TAG])
+        .run_logged(log)?;
     git(&am).args(["clean", "-q", "-fdx"]).run_logged(log)?;
     if !patches.is_empty() {
         am_or_explain(&am, patches, log)?;
     }
-    let head = git(&am).args(["rev-parse", "HEAD"]).output()?.trim().to_string();
+    let head = git(&am)
+        .args(["rev-parse", "HEAD"])
+        .output()?
+        .trim()
+        .to_string();
     // Move the built tree only now, so a failed am leaves it untouched.
     git(&repo)
         .args(["checkout", "-q", "-f", "-B", BRANCH, &head])
         .run_logged(log)?;
     s.done();
-    println!("    {} is at {} ({} commits over the base)", repo.display(), &head[..12], patches.len());
+    println!(
+        "    {} is at {} ({} commits over the base)",
+        repo.display(),
+        &head[..12],
+        patches.len()
+    );
     Ok(())
 }
 
 /// Runs `git am -3`; on failure aborts it and says which patch and files.
 fn am_or_explain(dir: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
-    let o = git(dir).args(["am", "-3", "-q"]).args(patches.iter().map(|p| p.as_os_str())).spawn_logged(log)?;
+    let o = git(dir)
+        .args(["am", "-3", "-q"])
+        .args(patches.iter().map(|p| p.as_os_str()))
+        .spawn_logged(log)?;
     if o.success() {
         return Ok(());
     }
@@ -124,20 +151,40 @@ fn am_or_explain(dir: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
     bail!(
         "the series does not apply: patch {failed}\n  conflicting files: {}\n  full output: {}\n  \
          the tree was left as it was; rebase that patch onto this tree",
-        if files.is_empty() { "(none recorded; see the log)".into() } else { files.join(", ") },
+        if files.is_empty() {
+            "(none recorded; see the log)".into()
+        } else {
+            files.join(", ")
+        },
         log.display()
     )
 }
 
 fn apply_user(tree: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
     if !tree.join(".git").exists() {
-        bail!("--kernel {}: not a git work tree (git am needs one)", tree.display());
+        bail!(
+            "--kernel {}: not a git work tree (git am needs one)",
+            tree.display()
+        );
     }
-    let dirty = git(tree).args(["status", "--porcelain", "--untracked-files=no"]).output()?;
+    let dirty = git(tree)
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()?;
     if !dirty.trim().is_empty() {
-        bail!("--kernel {}: the work tree has uncommitted changes; commit or stash them first", tree.display());
+        bail!(
+            "--kernel {}: the work tree has uncommitted changes; commit or stash them first",
+            tree.display()
+        );
     }
-    if git(tree).args(["rev-parse", "--verify", "-q", &format!("refs/heads/{BRANCH}")]).status_quiet() {
+    if git(tree)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{BRANCH}"),
+        ])
+        .status_quiet()
+    {
         bail!(
             "--kernel {}: branch {BRANCH} exists already; delete it (git branch -D {BRANCH}) or check out another commit to apply onto",
             tree.display()
@@ -149,12 +196,26 @@ fn apply_user(tree: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or(git(tree).args(["rev-parse", "HEAD"]).output()?.trim().to_string());
-    let s = Step::start(format!("git am -3: {} patches onto {} ({orig})", patches.len(), tree.display()));
-    git(tree).args(["checkout", "-q", "-b", BRANCH]).run_logged(log)?;
+        .unwrap_or(
+            git(tree)
+                .args(["rev-parse", "HEAD"])
+                .output()?
+                .trim()
+                .to_string(),
+        );
+    let s = Step::start(format!(
+        "git am -3: {} patches onto {} ({orig})",
+        patches.len(),
+        tree.display()
+    ));
+    git(tree)
+        .args(["checkout", "-q", "-b", BRANCH])
+        .run_logged(log)?;
     if let Err(e) = am_or_explain(tree, patches, log) {
         let _ = git(tree).args(["checkout", "-q", &orig]).status_quiet();
-        let _ = git(tree).args(["branch", "-q", "-D", BRANCH]).status_quiet();
+        let _ = git(tree)
+            .args(["branch", "-q", "-D", BRANCH])
+            .status_quiet();
         return Err(e);
     }
     s.done();

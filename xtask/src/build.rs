@@ -21,7 +21,9 @@ pub fn fragments(ctx: &Ctx) -> Vec<PathBuf> {
         ctx.repo.join("xtask/kconfig/guest.config"),
         ctx.repo.join("xtask/kconfig/debug.config"),
     ];
-    let st = ctx.kernel().join(format!("tools/testing/selftests/{SELFTEST}/config"));
+    let st = ctx
+        .kernel()
+        .join(format!("tools/testing/selftests/{SELFTEST}/config"));
     if st.exists() {
         v.push(st);
     }
@@ -50,8 +52,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let _ = fs::remove_file(&log);
     fs::create_dir_all(ctx.build_dir())?;
     config(ctx, &log)?;
-    let s = Step::start(format!("building the kernel ({} jobs, log {})", jobs(), log.display()));
-    make(ctx, "").run_logged(&log).context("the kernel build failed")?;
+    let s = Step::start(format!(
+        "building the kernel ({} jobs, log {})",
+        jobs(),
+        log.display()
+    ));
+    make(ctx, "")
+        .run_logged(&log)
+        .context("the kernel build failed")?;
     s.done();
     let s = Step::start(format!("building the kselftests (TARGETS={SELFTEST})"));
     kselftests(ctx, &log)?;
@@ -65,9 +73,14 @@ pub fn kselftest_dir(ctx: &Ctx) -> PathBuf {
 }
 
 fn kselftests(ctx: &Ctx, log: &Path) -> Result<()> {
-    let dir = ctx.kernel().join(format!("tools/testing/selftests/{SELFTEST}"));
+    let dir = ctx
+        .kernel()
+        .join(format!("tools/testing/selftests/{SELFTEST}"));
     if !dir.exists() {
-        bail!("{} does not exist: is the series applied (`cargo xtask apply`)?", dir.display());
+        bail!(
+            "{} does not exist: is the series applied (`cargo xtask apply`)?",
+            dir.display()
+        );
     }
     let b = ctx.build_dir();
     ctx.tool(
@@ -94,13 +107,27 @@ fn config(ctx: &Ctx, log: &Path) -> Result<()> {
     for f in &frags {
         let t = fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         // Names, not paths: a fresh clone elsewhere must not reconfigure.
-        stamp.push_str(&format!("## {}\n{t}", f.file_name().unwrap_or_default().to_string_lossy()));
-        texts.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), t));
+        stamp.push_str(&format!(
+            "## {}\n{t}",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        texts.push((
+            f.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            t,
+        ));
     }
     let stamp_file = b.join(".cdev-sync-fragments");
     let s;
-    if !b.join(".config").exists() || fs::read_to_string(&stamp_file).ok().as_deref() != Some(&stamp) {
-        s = Step::start(format!("configuring: tinyconfig + {} fragments", frags.len()));
+    if !b.join(".config").exists()
+        || fs::read_to_string(&stamp_file).ok().as_deref() != Some(&stamp)
+    {
+        s = Step::start(format!(
+            "configuring: tinyconfig + {} fragments",
+            frags.len()
+        ));
         let list: Vec<String> = frags.iter().map(|f| format!("'{}'", f.display())).collect();
         ctx.tool(
             &ctx.kernel(),

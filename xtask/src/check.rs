@@ -19,7 +19,10 @@ pub const COVER: &str = "0000-cover-letter.patch";
 pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
     let listed = parse_series(series);
     let mut out = Vec::new();
-    let on_disk: Vec<&String> = files.iter().filter(|f| f.ends_with(".patch") && *f != COVER).collect();
+    let on_disk: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with(".patch") && *f != COVER)
+        .collect();
     for l in &listed {
         if !on_disk.contains(&l) {
             out.push(format!("series lists {l}, which is not in patches/"));
@@ -56,17 +59,30 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let mut failures = Vec::new();
 
     let files: Vec<String> = match fs::read_dir(ctx.patches()) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => Vec::new(),
     };
     let series = fs::read_to_string(ctx.repo.join("series")).unwrap_or_default();
     let sp = series_problems(&series, &files);
-    println!("check series:     {}", if sp.is_empty() { "ok".to_string() } else { sp.join("; ") });
+    println!(
+        "check series:     {}",
+        if sp.is_empty() {
+            "ok".to_string()
+        } else {
+            sp.join("; ")
+        }
+    );
     failures.extend(sp);
 
     apply::run(ctx)?;
     let patches = apply::series_patches(&ctx.repo)?;
-    let texts: Vec<String> = patches.iter().map(fs::read_to_string).collect::<std::io::Result<_>>()?;
+    let texts: Vec<String> = patches
+        .iter()
+        .map(fs::read_to_string)
+        .collect::<std::io::Result<_>>()?;
     let created = overlay::created_files(&texts);
     let tree = ctx.kernel();
     let mut want = BTreeMap::new();
@@ -76,7 +92,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let op = overlay::compare(&want, &overlay::read_overlay(&ctx.repo)?);
     println!(
         "check overlay:    {}",
-        if op.is_empty() { format!("ok ({} files)", created.len()) } else { format!("{} problem(s)", op.len()) }
+        if op.is_empty() {
+            format!("ok ({} files)", created.len())
+        } else {
+            format!("{} problem(s)", op.len())
+        }
     );
     for p in &op {
         println!("    {p}");
@@ -93,9 +113,15 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     println!(
         "check maintainers: {}",
         if uncovered.is_empty() {
-            format!("ok (every one of the {} new files has a MAINTAINERS section)", created.len())
+            format!(
+                "ok (every one of the {} new files has a MAINTAINERS section)",
+                created.len()
+            )
         } else {
-            format!("{} new file(s) without a MAINTAINERS section", uncovered.len())
+            format!(
+                "{} new file(s) without a MAINTAINERS section",
+                uncovered.len()
+            )
         }
     );
     for f in &uncovered {
@@ -105,7 +131,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let kd = kerneldoc_warnings(ctx, &texts)?;
     println!(
         "check kernel-doc: {}",
-        if kd.is_empty() { "ok (0 warnings on what the series adds)".to_string() } else { format!("{} warning(s)", kd.len()) }
+        if kd.is_empty() {
+            "ok (0 warnings on what the series adds)".to_string()
+        } else {
+            format!("{} warning(s)", kd.len())
+        }
     );
     for w in &kd {
         println!("    {w}");
@@ -120,7 +150,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         println!("    {name}: {e} errors, {w} warnings, {c} checks");
         if e + w + c > 0 {
-            failures.push(format!("checkpatch: {name}: {e} errors, {w} warnings, {c} checks (see {})", log.display()));
+            failures.push(format!(
+                "checkpatch: {name}: {e} errors, {w} warnings, {c} checks (see {})",
+                log.display()
+            ));
         }
     }
     s.done();
@@ -157,8 +190,13 @@ pub fn added_functions(patch: &str) -> Vec<String> {
             file_is_c = p.ends_with(".c") || p.ends_with(".h");
             continue;
         }
-        let Some(code) = l.strip_prefix('+') else { continue };
-        if !file_is_c || code.starts_with([' ', '\t', '#', '/', '*', '}', '{']) || code.contains(';') {
+        let Some(code) = l.strip_prefix('+') else {
+            continue;
+        };
+        if !file_is_c
+            || code.starts_with([' ', '\t', '#', '/', '*', '}', '{'])
+            || code.contains(';')
+        {
             continue;
         }
         if let Some(open) = code.find('(') {
@@ -199,21 +237,33 @@ fn kerneldoc_warnings(ctx: &Ctx, patches: &[String]) -> Result<Vec<String>> {
     }
     let list: Vec<String> = files.iter().map(|f| format!("'{f}'")).collect();
     let out = ctx
-        .tool(&ctx.kernel(), &format!("scripts/kernel-doc -none -Wall {} 2>&1 || true", list.join(" ")))
+        .tool(
+            &ctx.kernel(),
+            &format!(
+                "scripts/kernel-doc -none -Wall {} 2>&1 || true",
+                list.join(" ")
+            ),
+        )
         .output()?;
     Ok(ours(&out, &created, &funcs))
 }
 
 /// The kernel-doc warnings that concern the series: in a created file, or
 /// naming a function it defines.
-pub fn ours(out: &str, created: &std::collections::BTreeSet<String>, funcs: &[String]) -> Vec<String> {
+pub fn ours(
+    out: &str,
+    created: &std::collections::BTreeSet<String>,
+    funcs: &[String],
+) -> Vec<String> {
     out.lines()
         .filter(|l| l.contains("arning") || l.contains("rror"))
         .filter(|l| {
             created.iter().any(|c| l.contains(c.as_str()))
-                || funcs
-                    .iter()
-                    .any(|f| l.contains(&format!("'{f}'")) || l.contains(&format!(" {f}(")) || l.contains(&format!(" {f} ")))
+                || funcs.iter().any(|f| {
+                    l.contains(&format!("'{f}'"))
+                        || l.contains(&format!(" {f}("))
+                        || l.contains(&format!(" {f} "))
+                })
         })
         .map(str::to_string)
         .collect::<std::collections::BTreeSet<_>>()
@@ -336,6 +386,9 @@ fs/fops_fence.c:120: CHECK: Macro argument reuse 'f' - possible side-effects?
 /work/main/patches/0002-x.patch has style problems, please review.
 ";
         assert_eq!(checkpatch_counts(out), (0, 2, 1));
-        assert_eq!(checkpatch_counts("total: 0 errors, 0 warnings, 0 checks, 42 lines checked\n"), (0, 0, 0));
+        assert_eq!(
+            checkpatch_counts("total: 0 errors, 0 warnings, 0 checks, 42 lines checked\n"),
+            (0, 0, 0)
+        );
     }
 }

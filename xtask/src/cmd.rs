@@ -223,7 +223,8 @@ pub fn log_tail(log: &Path, n: usize) -> String {
 
 /// Whether `prog` is on the PATH.
 pub fn have(prog: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
 }
 
 /// Prints a stage step and times it.

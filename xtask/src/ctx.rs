@@ -164,9 +164,13 @@ impl Ctx {
             ("/sys".into(), self.root().join("sys")),
             ("/dev".into(), self.root().join("dev")),
         ];
-        for p in [Some(self.data()), Some(self.repo.clone()), self.user_kernel.clone()]
-            .into_iter()
-            .flatten()
+        for p in [
+            Some(self.data()),
+            Some(self.repo.clone()),
+            self.user_kernel.clone(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let inside = self.root().join(p.strip_prefix("/").unwrap_or(&p));
             binds.push((p, inside));
@@ -179,10 +183,17 @@ impl Ctx {
             Cmd::new("mount")
                 .args(["--rbind".as_ref(), src.as_os_str(), dst.as_os_str()])
                 .output()
-                .with_context(|| format!("cannot bind-mount {} into the toolchain root", src.display()))?;
+                .with_context(|| {
+                    format!(
+                        "cannot bind-mount {} into the toolchain root",
+                        src.display()
+                    )
+                })?;
             // --rbind mounts are shared by default on systemd hosts; keep
             // the unmount below from propagating back to the host.
-            let _ = Cmd::new("mount").args(["--make-rslave".as_ref(), dst.as_os_str()]).output();
+            let _ = Cmd::new("mount")
+                .args(["--make-rslave".as_ref(), dst.as_os_str()])
+                .output();
             m.done.push(dst);
         }
         Ok(m)
@@ -204,12 +215,17 @@ impl Drop for Mounts {
     }
 }
 
-fn is_mountpoint(p: &Path) -> bool {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = p.to_string_lossy();
-    info.lines()
+/// The mount points of this process's mount namespace.
+pub fn mountpoints() -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| mp == want)
+        .map(str::to_string)
+        .collect()
+}
+
+fn is_mountpoint(p: &Path) -> bool {
+    let want = p.to_string_lossy();
+    mountpoints().iter().any(|mp| *mp == want)
 }

@@ -17,7 +17,9 @@ use crate::setup::BASE_TAG;
 /// Carries the subject and blurb of the previous cover letter into a fresh
 /// `format-patch --cover-letter` template.
 pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
-    let Some(old) = old else { return fresh.to_string() };
+    let Some(old) = old else {
+        return fresh.to_string();
+    };
     let subject = old
         .lines()
         .find_map(|l| l.strip_prefix("Subject: "))
@@ -55,7 +57,10 @@ fn is_shortlog_head(l: &str) -> bool {
 pub fn run(ctx: &Ctx) -> Result<()> {
     let repo = ctx.base_repo();
     if ctx.user_kernel.is_some() {
-        bail!("export reads the series from the base work tree ({}); drop --kernel", repo.display());
+        bail!(
+            "export reads the series from the base work tree ({}); drop --kernel",
+            repo.display()
+        );
     }
     let tmp = ctx.target().join("export");
     if tmp.exists() {
@@ -63,12 +68,27 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
     fs::create_dir_all(&tmp)?;
     let range = format!("{BASE_TAG}..{BRANCH}");
-    let n = git(&repo).args(["rev-list", "--count", &range]).output()?.trim().parse::<usize>()?;
+    let n = git(&repo)
+        .args(["rev-list", "--count", &range])
+        .output()?
+        .trim()
+        .parse::<usize>()?;
     if n == 0 {
-        bail!("{} has no commits over {BASE_TAG} on branch {BRANCH}: nothing to export", repo.display());
+        bail!(
+            "{} has no commits over {BASE_TAG} on branch {BRANCH}: nothing to export",
+            repo.display()
+        );
     }
     git(&repo)
-        .args(["format-patch", "-q", "--cover-letter", "--signoff", "--no-signature", "--zero-commit", "-o"])
+        .args([
+            "format-patch",
+            "-q",
+            "--cover-letter",
+            "--signoff",
+            "--no-signature",
+            "--zero-commit",
+            "-o",
+        ])
         .arg(&tmp)
         .arg(format!("--base={BASE_TAG}"))
         .arg(&range)
@@ -76,7 +96,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .context("git format-patch failed")?;
     let old_cover = fs::read_to_string(ctx.patches().join(COVER)).ok();
     let fresh = fs::read_to_string(tmp.join(COVER))?;
-    fs::write(tmp.join(COVER), keep_cover_text(&fresh, old_cover.as_deref()))?;
+    fs::write(
+        tmp.join(COVER),
+        keep_cover_text(&fresh, old_cover.as_deref()),
+    )?;
 
     let mut names: Vec<String> = fs::read_dir(&tmp)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -107,7 +130,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
     }
     for p in &created {
-        let content = git(&repo).args(["show", &format!("{BRANCH}:{p}")]).output_bytes()?;
+        let content = git(&repo)
+            .args(["show", &format!("{BRANCH}:{p}")])
+            .output_bytes()?;
         let dst = ctx.repo.join(p);
         fs::create_dir_all(dst.parent().unwrap_or(Path::new(".")))?;
         fs::write(&dst, content)?;

@@ -9,7 +9,10 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for l in text.lines() {
         let l = l.trim();
-        if let Some(rest) = l.strip_prefix("# ").and_then(|r| r.strip_suffix(" is not set")) {
+        if let Some(rest) = l
+            .strip_prefix("# ")
+            .and_then(|r| r.strip_suffix(" is not set"))
+        {
             if rest.starts_with("CONFIG_") {
                 m.insert(rest.to_string(), "n".to_string());
             }
@@ -33,7 +36,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={} (from {}) is {} in .config", self.option, self.wanted, self.fragment, self.got)
+        write!(
+            f,
+            "{}={} (from {}) is {} in .config",
+            self.option, self.wanted, self.fragment, self.got
+        )
     }
 }
 
@@ -90,12 +97,23 @@ CONFIG_CMDLINE=\"\"
 
     #[test]
     fn dropped_and_changed_options_are_named() {
-        let f = frag("CONFIG_PROVE_LOCKING=y\nCONFIG_SAMPLE_RUST_MISC_DEVICE=y\n# CONFIG_KASAN is not set\n");
+        let f = frag(
+            "CONFIG_PROVE_LOCKING=y\nCONFIG_SAMPLE_RUST_MISC_DEVICE=y\n# CONFIG_KASAN is not set\n",
+        );
         let m = check(&f, CONFIG);
         let names: Vec<&str> = m.iter().map(|m| m.option.as_str()).collect();
-        assert_eq!(names, ["CONFIG_KASAN", "CONFIG_PROVE_LOCKING", "CONFIG_SAMPLE_RUST_MISC_DEVICE"]);
+        assert_eq!(
+            names,
+            [
+                "CONFIG_KASAN",
+                "CONFIG_PROVE_LOCKING",
+                "CONFIG_SAMPLE_RUST_MISC_DEVICE"
+            ]
+        );
         assert_eq!(m[2].got, "m");
-        assert!(m[1].to_string().contains("CONFIG_PROVE_LOCKING=y (from debug.config)"));
+        assert!(m[1]
+            .to_string()
+            .contains("CONFIG_PROVE_LOCKING=y (from debug.config)"));
     }
 
     #[test]

@@ -67,7 +67,10 @@ fn classify(l: &str) -> Option<Kind> {
         Some(Kind::Ubsan)
     } else if l.starts_with("WARNING: CPU:") || l.contains("] WARNING: CPU:") {
         Some(Kind::Warn)
-    } else if l.starts_with("WARNING: ") || l.starts_with("BUG: held lock freed") || l.starts_with("INFO: possible") {
+    } else if l.starts_with("WARNING: ")
+        || l.starts_with("BUG: held lock freed")
+        || l.starts_with("INFO: possible")
+    {
         // Lockdep's reports: "WARNING: possible circular locking
         // dependency detected", "WARNING: inconsistent lock state", ...
         Some(Kind::Lockdep)
@@ -150,7 +153,9 @@ mod tests {
         let r = scan(KASAN_UAF);
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].kind, Kind::Kasan);
-        assert!(r[0].text.contains("slab-use-after-free in test_chardev_enter"));
+        assert!(r[0]
+            .text
+            .contains("slab-use-after-free in test_chardev_enter"));
     }
 
     #[test]
@@ -173,7 +178,9 @@ mod tests {
         assert_eq!(by_kind(&r).get(&Kind::Refcount), Some(&1), "{r:?}");
         // The refcount report is printed through WARN: both are seen, and
         // the run fails either way.
-        assert!(r.iter().all(|x| matches!(x.kind, Kind::Refcount | Kind::Warn)));
+        assert!(r
+            .iter()
+            .all(|x| matches!(x.kind, Kind::Refcount | Kind::Warn)));
     }
 
     #[test]

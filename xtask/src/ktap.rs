@@ -35,12 +35,16 @@ impl Doc {
         self.results.iter().filter(|r| r.depth == 0)
     }
     pub fn count(&self, depth: usize, s: Status) -> usize {
-        self.results.iter().filter(|r| r.depth == depth && r.status == s).count()
+        self.results
+            .iter()
+            .filter(|r| r.depth == depth && r.status == s)
+            .count()
     }
     /// Top-level tests the plan announced but that never reported (a crash
     /// or a timeout in the middle of the run).
     pub fn missing(&self) -> usize {
-        self.plan.map_or(0, |p| p.saturating_sub(self.top().count()))
+        self.plan
+            .map_or(0, |p| p.saturating_sub(self.top().count()))
     }
     /// Passed when every top-level result is pass, skip or xfail, the plan
     /// was met, and something ran.
@@ -125,7 +129,11 @@ pub fn parse(text: &str) -> Doc {
             Status::Fail
         };
         doc.seen = true;
-        doc.results.push(TestResult { name, status, depth });
+        doc.results.push(TestResult {
+            name,
+            status,
+            depth,
+        });
     }
     doc
 }

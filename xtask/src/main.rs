@@ -72,7 +72,11 @@ enum Stage {
     Ci,
 }
 
-fn timed(times: &mut Vec<(&'static str, f64)>, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+fn timed(
+    times: &mut Vec<(&'static str, f64)>,
+    name: &'static str,
+    f: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     let t = Instant::now();
     let r = f();
     times.push((name, t.elapsed().as_secs_f64()));
@@ -92,12 +96,18 @@ fn full(ctx: &Ctx, accel: test::Accel, times: &mut Vec<(&'static str, f64)>) -> 
 fn cargo_test_counts(log: &str) -> (usize, usize) {
     let num = |l: &str, what: &str| -> usize {
         l.split([';', '.'])
-            .find_map(|part| part.trim().strip_suffix(what).and_then(|n| n.trim().parse().ok()))
+            .find_map(|part| {
+                part.trim()
+                    .strip_suffix(what)
+                    .and_then(|n| n.trim().parse().ok())
+            })
             .unwrap_or(0)
     };
     log.lines()
         .filter(|l| l.starts_with("test result:"))
-        .fold((0, 0), |(p, f), l| (p + num(l, "passed"), f + num(l, "failed")))
+        .fold((0, 0), |(p, f), l| {
+            (p + num(l, "passed"), f + num(l, "failed"))
+        })
 }
 
 fn main() -> ExitCode {
@@ -111,26 +121,28 @@ fn main() -> ExitCode {
         Stage::Guest { accel } => test::run(&ctx, accel),
         Stage::Check => check::run(&ctx),
         Stage::Export => export::run(&ctx),
-        Stage::Ci => {
-            timed(&mut times, "unit tests", || {
-                cmd::Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                    .args(["test", "--quiet", "--workspace"])
-                    .cwd(&ctx.repo)
-                    .run_logged(&ctx.target().join("unit-tests.log"))
-                    .map(|_| {
-                        let log = ctx.target().join("unit-tests.log");
-                        let (p, f) = cargo_test_counts(&std::fs::read_to_string(&log).unwrap_or_default());
-                        println!("xtask unit tests: {p} passed, {f} failed (log {})", log.display());
-                    })
-            })
-            .and_then(|_| {
-                if ctx.toolchain == Toolchain::Trixie {
-                    timed(&mut times, "setup", || setup::run(&ctx))?;
-                }
-                timed(&mut times, "check", || check::run(&ctx))?;
-                full(&ctx, test::Accel::Auto, &mut times)
-            })
-        }
+        Stage::Ci => timed(&mut times, "unit tests", || {
+            cmd::Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["test", "--quiet", "--workspace"])
+                .cwd(&ctx.repo)
+                .run_logged(&ctx.target().join("unit-tests.log"))
+                .map(|_| {
+                    let log = ctx.target().join("unit-tests.log");
+                    let (p, f) =
+                        cargo_test_counts(&std::fs::read_to_string(&log).unwrap_or_default());
+                    println!(
+                        "xtask unit tests: {p} passed, {f} failed (log {})",
+                        log.display()
+                    );
+                })
+        })
+        .and_then(|_| {
+            if ctx.toolchain == Toolchain::Trixie {
+                timed(&mut times, "setup", || setup::run(&ctx))?;
+            }
+            timed(&mut times, "check", || check::run(&ctx))?;
+            full(&ctx, test::Accel::Auto, &mut times)
+        }),
     });
     if !times.is_empty() {
         let t: Vec<String> = times.iter().map(|(n, s)| format!("{n} {s:.0} s")).collect();

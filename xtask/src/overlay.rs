@@ -10,8 +10,17 @@ use anyhow::Result;
 
 /// The top-level directories of the repository that mirror kernel paths.
 pub const ROOTS: &[&str] = &[
-    "Documentation", "arch", "drivers", "fs", "include", "kernel", "lib", "rust", "samples",
-    "scripts", "tools",
+    "Documentation",
+    "arch",
+    "drivers",
+    "fs",
+    "include",
+    "kernel",
+    "lib",
+    "rust",
+    "samples",
+    "scripts",
+    "tools",
 ];
 
 /// The paths the patches create and do not delete again, in series order.
@@ -53,7 +62,9 @@ pub enum Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::Missing(p) => write!(f, "{p}: created by the series, missing from the repository"),
+            Problem::Missing(p) => {
+                write!(f, "{p}: created by the series, missing from the repository")
+            }
             Problem::Extra(p) => write!(f, "{p}: in the repository, not created by the series"),
             Problem::Differs(p) => write!(f, "{p}: differs from what the series creates"),
         }
@@ -61,7 +72,10 @@ impl std::fmt::Display for Problem {
 }
 
 /// Compares what the series creates (path → bytes) with the overlay.
-pub fn compare(series: &BTreeMap<String, Vec<u8>>, overlay: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
+pub fn compare(
+    series: &BTreeMap<String, Vec<u8>>,
+    overlay: &BTreeMap<String, Vec<u8>>,
+) -> Vec<Problem> {
     let mut out = Vec::new();
     for (p, want) in series {
         match overlay.get(p) {
@@ -88,7 +102,9 @@ pub fn read_overlay(repo: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
 }
 
 fn walk(repo: &Path, dir: &Path, m: &mut BTreeMap<String, Vec<u8>>) -> Result<()> {
-    let Ok(rd) = fs::read_dir(dir) else { return Ok(()) };
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Ok(());
+    };
     for e in rd {
         let e = e?;
         let p = e.path();
@@ -136,7 +152,10 @@ new file mode 100644
     fn created_minus_deleted() {
         let s = created_files(&[P1, P2]);
         let v: Vec<&str> = s.iter().map(String::as_str).collect();
-        assert_eq!(v, ["fs/cdev_sync.c", "tools/testing/selftests/chardev/Makefile"]);
+        assert_eq!(
+            v,
+            ["fs/cdev_sync.c", "tools/testing/selftests/chardev/Makefile"]
+        );
     }
 
     #[test]
@@ -150,7 +169,10 @@ new file mode 100644
         overlay.insert("fs/c.c".to_string(), b"c".to_vec());
         assert_eq!(
             compare(&series, &overlay),
-            vec![Problem::Differs("fs/b.c".into()), Problem::Extra("fs/c.c".into())]
+            vec![
+                Problem::Differs("fs/b.c".into()),
+                Problem::Extra("fs/c.c".into())
+            ]
         );
         overlay.clear();
         assert_eq!(compare(&series, &overlay).len(), 2);

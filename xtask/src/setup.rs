@@ -17,10 +17,37 @@ const MIRROR: &str = "http://deb.debian.org/debian";
 
 /// What the toolchain root holds. Changing this list remakes the root.
 pub const PACKAGES: &[&str] = &[
-    "build-essential", "bc", "bison", "flex", "libelf-dev", "libssl-dev", "cpio", "kmod",
-    "python3", "rsync", "clang", "lld", "llvm", "rustc", "rust-src", "bindgen", "libclang-dev",
-    "rustfmt", "rust-clippy", "dwarves", "qemu-system-x86", "virtme-ng", "busybox-static",
-    "ccache", "git", "ca-certificates", "xz-utils", "zstd", "udev", "iproute2", "procps",
+    "build-essential",
+    "bc",
+    "bison",
+    "flex",
+    "libelf-dev",
+    "libssl-dev",
+    "cpio",
+    "kmod",
+    "python3",
+    "rsync",
+    "clang",
+    "lld",
+    "llvm",
+    "rustc",
+    "rust-src",
+    "bindgen",
+    "libclang-dev",
+    "rustfmt",
+    "rust-clippy",
+    "dwarves",
+    "qemu-system-x86",
+    "virtme-ng",
+    "busybox-static",
+    "ccache",
+    "git",
+    "ca-certificates",
+    "xz-utils",
+    "zstd",
+    "udev",
+    "iproute2",
+    "procps",
 ];
 /// From trixie-backports: the base kernel source.
 pub const BACKPORTS: &[&str] = &["linux-source-7.3"];
@@ -63,7 +90,13 @@ fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
         let s = Step::start("installing debootstrap on the host (apt-get)");
         Cmd::new("apt-get").args(["update", "-q"]).run_logged(log)?;
         Cmd::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "debootstrap"])
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "debootstrap",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .run_logged(log)?;
         s.done();
@@ -78,7 +111,11 @@ fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
         }
     }
     fs::create_dir_all(&ctx.cache)?;
-    let s = Step::start(format!("debootstrap trixie into {} (log {})", tmp.display(), log.display()));
+    let s = Step::start(format!(
+        "debootstrap trixie into {} (log {})",
+        tmp.display(),
+        log.display()
+    ));
     Cmd::new("debootstrap")
         .args(["--variant=minbase", "trixie"])
         .arg(&tmp)
@@ -97,7 +134,10 @@ fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
     fs::rename(&tmp, &root)?;
 
     let _m = ctx.enter()?;
-    let s = Step::start(format!("apt-get install {} packages in the root", PACKAGES.len() + BACKPORTS.len()));
+    let s = Step::start(format!(
+        "apt-get install {} packages in the root",
+        PACKAGES.len() + BACKPORTS.len()
+    ));
     let script = format!(
         "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
          apt-get install -y -q --no-install-recommends {} && \
@@ -127,7 +167,16 @@ fn guest_fixups(root: &Path) -> Result<()> {
 }
 
 fn host_check(ctx: &Ctx, log: &Path) -> Result<()> {
-    for t in ["clang", "ld.lld", "rustc", "bindgen", "vng", "qemu-system-x86_64", "git", "make"] {
+    for t in [
+        "clang",
+        "ld.lld",
+        "rustc",
+        "bindgen",
+        "vng",
+        "qemu-system-x86_64",
+        "git",
+        "make",
+    ] {
         if !have(t) {
             bail!("--toolchain host: `{t}` is not on the PATH; install it or use the default trixie toolchain");
         }
@@ -152,7 +201,11 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     }
     let tarball = ctx.root().join(SOURCE_TARBALL);
     if !tarball.exists() {
-        bail!("{} is missing: the toolchain root is incomplete, remove {} and run setup again", tarball.display(), ctx.root().display());
+        bail!(
+            "{} is missing: the toolchain root is incomplete, remove {} and run setup again",
+            tarball.display(),
+            ctx.root().display()
+        );
     }
     let tmp = ctx.data().join("linux.tmp");
     if tmp.exists() {
@@ -161,7 +214,13 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     fs::create_dir_all(&tmp)?;
     let s = Step::start(format!("unpacking {}", tarball.display()));
     Cmd::new("tar")
-        .args(["-xf".as_ref(), tarball.as_os_str(), "--strip-components=1".as_ref(), "-C".as_ref(), tmp.as_os_str()])
+        .args([
+            "-xf".as_ref(),
+            tarball.as_os_str(),
+            "--strip-components=1".as_ref(),
+            "-C".as_ref(),
+            tmp.as_os_str(),
+        ])
         .run_logged(log)?;
     s.done();
     let s = Step::start("committing the base to git");
@@ -170,7 +229,14 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     fs::write(&gi, drop_debian_ignore(&fs::read_to_string(&gi)?))?;
     let git = |args: &[&str]| {
         Cmd::new("git")
-            .args(["-c", "core.autocrlf=false", "-c", "init.defaultBranch=master", "-c", "gc.auto=0"])
+            .args([
+                "-c",
+                "core.autocrlf=false",
+                "-c",
+                "init.defaultBranch=master",
+                "-c",
+                "gc.auto=0",
+            ])
             .args(args)
             .cwd(&tmp)
             .env("GIT_AUTHOR_NAME", "cdev-sync base")
@@ -182,7 +248,14 @@ fn base_source(ctx: &Ctx, log: &Path) -> Result<()> {
     };
     git(&["init", "-q"]).run_logged(log)?;
     git(&["add", "-A", "-f", "."]).run_logged(log)?;
-    git(&["commit", "-q", "--no-verify", "-m", &format!("Linux {version} (Debian linux-source)")]).run_logged(log)?;
+    git(&[
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        &format!("Linux {version} (Debian linux-source)"),
+    ])
+    .run_logged(log)?;
     git(&["tag", BASE_TAG]).run_logged(log)?;
     s.done();
     fs::rename(&tmp, &repo)?;
@@ -230,30 +303,39 @@ pub fn kernel_version(tree: &Path) -> Result<String> {
     let mk = fs::read_to_string(tree.join("Makefile")).context("no Makefile in the kernel tree")?;
     let get = |k: &str| {
         mk.lines()
-            .find_map(|l| l.strip_prefix(k).and_then(|r| r.trim_start().strip_prefix('=')))
+            .find_map(|l| {
+                l.strip_prefix(k)
+                    .and_then(|r| r.trim_start().strip_prefix('='))
+            })
             .map(|v| v.trim().to_string())
             .unwrap_or_default()
     };
-    Ok(format!("{}.{}.{}{}", get("VERSION"), get("PATCHLEVEL"), get("SUBLEVEL"), get("EXTRAVERSION")))
+    Ok(format!(
+        "{}.{}.{}{}",
+        get("VERSION"),
+        get("PATCHLEVEL"),
+        get("SUBLEVEL"),
+        get("EXTRAVERSION")
+    ))
 }
 
 fn nix_is_root() -> bool {
-    Cmd::new("id").arg("-u").output().map(|o| o.trim() == "0").unwrap_or(false)
+    Cmd::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.trim() == "0")
+        .unwrap_or(false)
 }
 
 fn unmount_below(dir: &Path) {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
     let d = dir.to_string_lossy().to_string();
-    let mut mps: Vec<&str> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
+    let mut mps: Vec<String> = crate::ctx::mountpoints()
+        .into_iter()
         .filter(|mp| mp.starts_with(&d))
         .collect();
     mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for mp in mps {
-        let _ = Cmd::new("umount").args(["-R", "-l", mp]).status_quiet();
+        let _ = Cmd::new("umount").args(["-R", "-l", &mp]).status_quiet();
     }
 }
 

@@ -46,7 +46,12 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
         println!("    no /dev/kvm: the guest runs under TCG (software emulation, slow)");
         return Ok(false);
     }
-    let host = Cmd::new("uname").arg("-r").output().unwrap_or_default().trim().to_string();
+    let host = Cmd::new("uname")
+        .arg("-r")
+        .output()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let cache = ctx.data().join("kvm-probe");
     if let Ok(c) = fs::read_to_string(&cache) {
         if let Some(v) = c.strip_prefix(&format!("{host} ")) {
@@ -61,11 +66,19 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
     let o = vng(ctx, true, &[], "echo CDEV-SYNC-KVM-OK")
         .timeout(PROBE_TIMEOUT)
         .spawn_logged(log)?;
-    let ok = o.success() && fs::read_to_string(log).unwrap_or_default().contains("CDEV-SYNC-KVM-OK");
+    let ok = o.success()
+        && fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("CDEV-SYNC-KVM-OK");
     s.done();
-    fs::write(&cache, format!("{host} {}\n", if ok { "ok" } else { "fail" }))?;
+    fs::write(
+        &cache,
+        format!("{host} {}\n", if ok { "ok" } else { "fail" }),
+    )?;
     if !ok {
-        println!("    /dev/kvm cannot boot this kernel (e.g. a PVM-based KVM): the guest runs under TCG");
+        println!(
+            "    /dev/kvm cannot boot this kernel (e.g. a PVM-based KVM): the guest runs under TCG"
+        );
     }
     Ok(ok)
 }
@@ -146,18 +159,30 @@ pub fn after_mark(log: &str) -> &str {
 pub fn judge_negative(ktap_text: &str, rc: &str, log: &str) -> std::result::Result<String, String> {
     let doc = ktap::parse(ktap_text);
     let reports = kernlog::scan(after_mark(log));
-    let kasan: Vec<&kernlog::Report> = reports.iter().filter(|r| r.kind == kernlog::Kind::Kasan).collect();
-    let other: Vec<&kernlog::Report> = reports.iter().filter(|r| r.kind != kernlog::Kind::Kasan).collect();
+    let kasan: Vec<&kernlog::Report> = reports
+        .iter()
+        .filter(|r| r.kind == kernlog::Kind::Kasan)
+        .collect();
+    let other: Vec<&kernlog::Report> = reports
+        .iter()
+        .filter(|r| r.kind != kernlog::Kind::Kasan)
+        .collect();
     let ran = doc.top().filter(|r| r.status == ktap::Status::Pass).count();
     let skipped = doc.count(0, ktap::Status::Skip);
     if !doc.passed() || rc.trim() != "0" {
-        return Err(format!("negative control: the legacy tests failed (exit {}): the use-after-free was not seen", rc.trim()));
+        return Err(format!(
+            "negative control: the legacy tests failed (exit {}): the use-after-free was not seen",
+            rc.trim()
+        ));
     }
     if kasan.is_empty() {
         return Err("negative control: no KASAN report on the legacy path: the tests cannot see the bug they claim to prevent".into());
     }
     if !other.is_empty() {
-        return Err(format!("negative control: unexpected report(s) besides KASAN: {}", kernlog::summary(&reports)));
+        return Err(format!(
+            "negative control: unexpected report(s) besides KASAN: {}",
+            kernlog::summary(&reports)
+        ));
     }
     Ok(format!(
         "negative control (legacy misc_deregister): {ran} passed, {skipped} skipped; {} KASAN report(s), as expected; first: {}",
@@ -195,7 +220,11 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         v.problems.push("the guest ran no kselftest".into());
     }
     for p in &names {
-        let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let doc = ktap::parse(&fs::read_to_string(p)?);
         let rc = fs::read_to_string(p.with_extension("rc")).unwrap_or_default();
         let (pa, fa, sk) = (
@@ -208,13 +237,21 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         v.skipped += sk;
         v.lines.push(format!(
             "kselftest {SELFTEST}/{name}: {pa} passed, {fa} failed, {sk} skipped{}",
-            if doc.missing() > 0 { format!(", {} never reported", doc.missing()) } else { String::new() }
+            if doc.missing() > 0 {
+                format!(", {} never reported", doc.missing())
+            } else {
+                String::new()
+            }
         ));
         for r in doc.top().filter(|r| r.status == ktap::Status::Fail) {
             v.lines.push(format!("    not ok: {}", r.name));
         }
         if !doc.passed() || rc.trim() != "0" {
-            v.problems.push(format!("{name}: exit {} (KTAP in {})", rc.trim(), p.display()));
+            v.problems.push(format!(
+                "{name}: exit {} (KTAP in {})",
+                rc.trim(),
+                p.display()
+            ));
         }
     }
     let dmesg = fs::read_to_string(out.join("dmesg.txt")).unwrap_or_default();
@@ -222,7 +259,9 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
     // out of the ring buffer, but never out of the console.
     let kunit = ktap::parse(console);
     if !kunit.seen {
-        v.problems.push("no KUnit results on the console: KUnit and the Rust doctests run at boot".into());
+        v.problems.push(
+            "no KUnit results on the console: KUnit and the Rust doctests run at boot".into(),
+        );
     } else {
         let (pa, fa, sk) = (
             kunit.count(1, ktap::Status::Pass),
@@ -237,7 +276,8 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         v.failed += fa;
         v.skipped += sk;
         if !kunit.passed() {
-            v.problems.push("KUnit reported a failure (see dmesg.txt)".into());
+            v.problems
+                .push("KUnit reported a failure (see dmesg.txt)".into());
         }
     }
     // The console carries everything the kernel printed, up to a panic the
@@ -268,7 +308,8 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         }
     }
     if !out.join("done").exists() {
-        v.problems.push("the guest did not finish its script (crash, panic or timeout)".into());
+        v.problems
+            .push("the guest did not finish its script (crash, panic or timeout)".into());
     }
     Ok(v)
 }
@@ -276,11 +317,17 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
 pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
     ctx.require_setup()?;
     if !bzimage(ctx).exists() {
-        bail!("{} does not exist: run `cargo xtask build` first", bzimage(ctx).display());
+        bail!(
+            "{} does not exist: run `cargo xtask build` first",
+            bzimage(ctx).display()
+        );
     }
     let ks = kselftest_dir(ctx);
     if !ks.join("kselftest-list.txt").exists() {
-        bail!("no kselftests installed in {}: run `cargo xtask build` first", ks.display());
+        bail!(
+            "no kselftests installed in {}: run `cargo xtask build` first",
+            ks.display()
+        );
     }
     let _m = ctx.enter()?;
     let dir = ctx.target().join("test");
@@ -322,7 +369,11 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
     let v = judge(&out, &console_text).context("cannot read the guest's results")?;
     let info = fs::read_to_string(out.join("guest-info.txt")).unwrap_or_default();
     println!();
-    println!("== test summary ({}; guest {}) ==", if kvm { "KVM" } else { "TCG" }, info.lines().next().unwrap_or("?"));
+    println!(
+        "== test summary ({}; guest {}) ==",
+        if kvm { "KVM" } else { "TCG" },
+        info.lines().next().unwrap_or("?")
+    );
     for l in &v.lines {
         println!("  {l}");
     }
@@ -330,8 +381,15 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
     for r in v.reports.iter().take(10) {
         println!("    line {}: {}", r.line, r.text);
     }
-    println!("  guest run: {} (logs in {})", fmt_secs(boot), dir.display());
-    println!("total: {} passed, {} failed, {} skipped", v.passed, v.failed, v.skipped);
+    println!(
+        "  guest run: {} (logs in {})",
+        fmt_secs(boot),
+        dir.display()
+    );
+    println!(
+        "total: {} passed, {} failed, {} skipped",
+        v.passed, v.failed, v.skipped
+    );
     let mut problems = v.problems;
     if !v.reports.is_empty() {
         problems.push(format!(
@@ -370,7 +428,8 @@ mod tests {
         let e = judge_negative(KTAP_OK, "0", &log_with("[ 41.0] nothing\n")).unwrap_err();
         assert!(e.contains("no KASAN report"), "{e}");
         // A KASAN report before the mark belongs to the clean part.
-        let e = judge_negative(KTAP_OK, "0", &format!("{KASAN}[ 50.0] {NEGATIVE_MARK}\n")).unwrap_err();
+        let e =
+            judge_negative(KTAP_OK, "0", &format!("{KASAN}[ 50.0] {NEGATIVE_MARK}\n")).unwrap_err();
         assert!(e.contains("no KASAN report"), "{e}");
     }
 

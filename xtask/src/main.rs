@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod apply;
@@ -92,6 +92,55 @@ fn full(ctx: &Ctx, accel: test::Accel, times: &mut Vec<(&'static str, f64)>) -> 
     timed(times, "guest", || test::run(ctx, accel))
 }
 
+/// Every test of the repository: the xtask's unit tests and lints, the
+/// series' gates, then the whole guest run.
+fn ci(ctx: &Ctx, times: &mut Vec<(&'static str, f64)>) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    timed(times, "unit tests", || {
+        let log = ctx.target().join("unit-tests.log");
+        let _ = std::fs::remove_file(&log);
+        cmd::Cmd::new(&cargo)
+            .args(["test", "--quiet", "--workspace"])
+            .cwd(&ctx.repo)
+            .run_logged(&log)?;
+        let (p, f) = cargo_test_counts(&std::fs::read_to_string(&log).unwrap_or_default());
+        println!(
+            "xtask unit tests: {p} passed, {f} failed (log {})",
+            log.display()
+        );
+        Ok(())
+    })?;
+    timed(times, "lint", || {
+        let log = ctx.target().join("lint.log");
+        let _ = std::fs::remove_file(&log);
+        cmd::Cmd::new(&cargo)
+            .args(["fmt", "--check"])
+            .cwd(&ctx.repo)
+            .run_logged(&log)
+            .context("cargo fmt --check (needs `rustup component add rustfmt`)")?;
+        cmd::Cmd::new(&cargo)
+            .args([
+                "clippy",
+                "--quiet",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .cwd(&ctx.repo)
+            .run_logged(&log)
+            .context("cargo clippy (needs `rustup component add clippy`)")?;
+        println!("xtask lint: rustfmt and clippy clean");
+        Ok(())
+    })?;
+    if ctx.toolchain == Toolchain::Trixie {
+        timed(times, "setup", || setup::run(ctx))?;
+    }
+    timed(times, "check", || check::run(ctx))?;
+    full(ctx, test::Accel::Auto, times)
+}
+
 /// Sums the "test result: ok. N passed; M failed; ..." lines of `cargo test`.
 fn cargo_test_counts(log: &str) -> (usize, usize) {
     let num = |l: &str, what: &str| -> usize {
@@ -121,28 +170,7 @@ fn main() -> ExitCode {
         Stage::Guest { accel } => test::run(&ctx, accel),
         Stage::Check => check::run(&ctx),
         Stage::Export => export::run(&ctx),
-        Stage::Ci => timed(&mut times, "unit tests", || {
-            cmd::Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["test", "--quiet", "--workspace"])
-                .cwd(&ctx.repo)
-                .run_logged(&ctx.target().join("unit-tests.log"))
-                .map(|_| {
-                    let log = ctx.target().join("unit-tests.log");
-                    let (p, f) =
-                        cargo_test_counts(&std::fs::read_to_string(&log).unwrap_or_default());
-                    println!(
-                        "xtask unit tests: {p} passed, {f} failed (log {})",
-                        log.display()
-                    );
-                })
-        })
-        .and_then(|_| {
-            if ctx.toolchain == Toolchain::Trixie {
-                timed(&mut times, "setup", || setup::run(&ctx))?;
-            }
-            timed(&mut times, "check", || check::run(&ctx))?;
-            full(&ctx, test::Accel::Auto, &mut times)
-        }),
+        Stage::Ci => ci(&ctx, &mut times),
     });
     if !times.is_empty() {
         let t: Vec<String> = times.iter().map(|(n, s)| format!("{n} {s:.0} s")).collect();

@@ -175,6 +175,10 @@ fn main() -> ExitCode {
     if !times.is_empty() {
         let t: Vec<String> = times.iter().map(|(n, s)| format!("{n} {s:.0} s")).collect();
         println!("stage times: {}", t.join(", "));
+        // The tests' closing line comes last, where CI and people look for it.
+        if let Some(total) = test::TOTAL.get() {
+            println!("{total}");
+        }
     }
     match r {
         Ok(()) => ExitCode::SUCCESS,

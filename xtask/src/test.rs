@@ -191,6 +191,9 @@ pub fn judge_negative(ktap_text: &str, rc: &str, log: &str) -> std::result::Resu
     ))
 }
 
+/// The run's closing line, repeated by `main` as the very last line.
+pub static TOTAL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// What one guest run produced, judged.
 pub struct Verdict {
     pub passed: usize,
@@ -386,10 +389,12 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
         fmt_secs(boot),
         dir.display()
     );
-    println!(
+    let total = format!(
         "total: {} passed, {} failed, {} skipped",
         v.passed, v.failed, v.skipped
     );
+    println!("{total}");
+    let _ = TOTAL.set(total);
     let mut problems = v.problems;
     if !v.reports.is_empty() {
         problems.push(format!(

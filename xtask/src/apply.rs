@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 
@@ -37,35 +38,38 @@ pub fn parse_series(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The user's git identity (name, email): the committer variables of the
+/// environment, or `git config user.name`/`user.email`. Read once.
+pub fn identity() -> Option<&'static (String, String)> {
+    static IDENTITY: OnceLock<Option<(String, String)>> = OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            let get = |var: &str, key: &str| {
+                std::env::var(var)
+                    .ok()
+                    .or_else(|| Cmd::new("git").args(["config", key]).output().ok())
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+            };
+            Some((
+                get("GIT_COMMITTER_NAME", "user.name")?,
+                get("GIT_COMMITTER_EMAIL", "user.email")?,
+            ))
+        })
+        .as_ref()
+}
+
+/// git in `dir`, committing as the user. Without a git identity, `git am`
+/// still needs a committer: the scratch commits get a placeholder, which
+/// never reaches a patch (`export` refuses to run without an identity).
 pub fn git(dir: &Path) -> Cmd {
+    let (name, email) = identity()
+        .map(|(n, e)| (n.as_str(), e.as_str()))
+        .unwrap_or(("cdev-sync apply", "apply@invalid"));
     Cmd::new("git")
         .cwd(dir)
-        .env("GIT_COMMITTER_NAME", committer_name())
-        .env("GIT_COMMITTER_EMAIL", committer_email())
-}
-
-fn committer_name() -> String {
-    std::env::var("GIT_COMMITTER_NAME").unwrap_or_else(|_| {
-        Cmd::new("git")
-            .args(["config", "user.name"])
-            .output()
-            .map(|s| s.trim().to_string())
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "cdev-sync xtask".into())
-    })
-}
-
-fn committer_email() -> String {
-    std::env::var("GIT_COMMITTER_EMAIL").unwrap_or_else(|_| {
-        Cmd::new("git")
-            .args(["config", "user.email"])
-            .output()
-            .map(|s| s.trim().to_string())
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "xtask@invalid".into())
-    })
+        .env("GIT_COMMITTER_NAME", name)
+        .env("GIT_COMMITTER_EMAIL", email)
 }
 
 pub fn run(ctx: &Ctx) -> Result<()> {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::apply::{git, BRANCH};
+use crate::apply::{git, identity, BRANCH};
 use crate::check::COVER;
 use crate::ctx::Ctx;
 use crate::overlay;
@@ -56,6 +56,9 @@ fn is_shortlog_head(l: &str) -> bool {
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let repo = ctx.base_repo();
+    if identity().is_none() {
+        bail!("no git identity: set git config user.name and user.email; Signed-off-by: comes from it");
+    }
     if ctx.user_kernel.is_some() {
         bail!(
             "export reads the series from the base work tree ({}); drop --kernel",

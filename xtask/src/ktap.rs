@@ -18,6 +18,8 @@ pub struct TestResult {
     pub status: Status,
     /// Nesting level: 0 for the document's own tests.
     pub depth: usize,
+    /// What follows `# ` on the result line (`SKIP reason`), or empty.
+    pub directive: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,6 +47,13 @@ impl Doc {
     pub fn missing(&self) -> usize {
         self.plan
             .map_or(0, |p| p.saturating_sub(self.top().count()))
+    }
+    /// Top-level tests skipped because the kernel lacks an option
+    /// (`# SKIP ... needs CONFIG_...`): our config fragments enable every
+    /// option the tests need, so such a skip hides a test that did not run.
+    pub fn skipped_for_config(&self) -> impl Iterator<Item = &TestResult> {
+        self.top()
+            .filter(|r| r.status == Status::Skip && r.directive.contains("needs CONFIG_"))
     }
     /// Passed when every top-level result is pass, skip or xfail, the plan
     /// was met, and something ran.
@@ -133,6 +142,7 @@ pub fn parse(text: &str) -> Doc {
             name,
             status,
             depth,
+            directive: directive.to_string(),
         });
     }
     doc
@@ -170,6 +180,19 @@ ok 3 global.needs_root # SKIP not root
         assert_eq!(d.count(0, Status::Skip), 1);
         assert_eq!(d.results[1].name, "global.ioctl");
         assert!(!d.passed());
+    }
+
+    #[test]
+    fn skip_for_a_missing_option_is_seen() {
+        let d = parse(
+            "TAP version 13\n1..3\nok 1 a # SKIP not root\n\
+             ok 2 unbind.rust.b # SKIP no rust_sync_chardev driver: needs CONFIG_SAMPLE_RUST_SYNC_CHARDEV\n\
+             ok 3 c\n",
+        );
+        assert!(d.passed());
+        let s: Vec<_> = d.skipped_for_config().map(|r| r.name.as_str()).collect();
+        assert_eq!(s, ["unbind.rust.b"]);
+        assert_eq!(d.results[0].directive, "SKIP not root");
     }
 
     #[test]

@@ -249,6 +249,12 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         for r in doc.top().filter(|r| r.status == ktap::Status::Fail) {
             v.lines.push(format!("    not ok: {}", r.name));
         }
+        for r in doc.skipped_for_config() {
+            v.problems.push(format!(
+                "{name}: {} skipped for a kernel option the config fragments should enable ({})",
+                r.name, r.directive
+            ));
+        }
         if !doc.passed() || rc.trim() != "0" {
             v.problems.push(format!(
                 "{name}: exit {} (KTAP in {})",

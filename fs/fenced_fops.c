@@ -427,6 +427,27 @@ bool fenced_fops_revoked(const struct file *file)
 }
 EXPORT_SYMBOL_GPL(fenced_fops_revoked);
 
+/**
+ * fenced_fops_private() - the private data of a fenced device
+ * @file: a file of a device registered in sync mode
+ *
+ * Returns the @private_data given to fenced_fops_create() (through
+ * cdev_alloc_sync()): how a file operation finds its device once ->open()
+ * has replaced file->private_data with per-file state, as container_of()
+ * on inode->i_cdev cannot for a cdev that the core allocated.
+ *
+ * Context: inside a file operation of @file that the fence admitted, where
+ *	the device cannot go away.
+ * Return: the private data, NULL if none was given.
+ */
+void *fenced_fops_private(const struct file *file)
+{
+	if (WARN_ON_ONCE(!fenced_fops_from_fops(file->f_op)))
+		return NULL;
+	return file_fence(file)->private_data;
+}
+EXPORT_SYMBOL_GPL(fenced_fops_private);
+
 /*
  * Names an operation of @fops that the shim cannot fence, or NULL. Mapped
  * memory outlives any fence, and the others bypass the file or run

@@ -3,7 +3,8 @@
  * Test driver for char device lifetimes across driver unbind.
  *
  * The module creates one platform device per registration kind and a
- * platform driver bound to them; user space unbinds and rebinds a device
+ * platform driver bound to them, and a spare platform device that it does
+ * not bind, for other drivers under test (through driver_override); user space unbinds and rebinds a device
  * through /sys/bus/platform/drivers/test_chardev/{unbind,bind} while it
  * holds files of the device open. The per-device state is devm-allocated,
  * so it is freed when remove() returns: any file operation that reaches the
@@ -49,6 +50,10 @@ enum test_chardev_kind {
 	TEST_CHARDEV_SYNC_CDEV_SRCU,	/* cdev_alloc_sync(), SRCU */
 	TEST_CHARDEV_NR_KINDS,
 };
+
+/* The id of the spare device; duplicated in test_chardev.h. */
+#define TEST_CHARDEV_SPARE	TEST_CHARDEV_NR_KINDS
+#define TEST_CHARDEV_NR_PDEVS	(TEST_CHARDEV_SPARE + 1)
 
 static const char * const test_chardev_names[TEST_CHARDEV_NR_KINDS] = {
 	[TEST_CHARDEV_LEGACY_MISC] = "test_chardev_legacy_misc",
@@ -321,8 +326,9 @@ static int test_chardev_probe(struct platform_device *pdev)
 	struct fenced_fops_options opts;
 	struct test_chardev *tc;
 
+	/* The spare device is for other drivers. */
 	if (pdev->id < 0 || pdev->id >= TEST_CHARDEV_NR_KINDS)
-		return -EINVAL;
+		return -ENODEV;
 	tc = devm_kzalloc(dev, sizeof(*tc), GFP_KERNEL);
 	if (!tc)
 		return -ENOMEM;
@@ -372,13 +378,13 @@ static struct platform_driver test_chardev_driver = {
 	},
 };
 
-static struct platform_device *test_chardev_pdevs[TEST_CHARDEV_NR_KINDS];
+static struct platform_device *test_chardev_pdevs[TEST_CHARDEV_NR_PDEVS];
 
 static void test_chardev_unregister_devices(void)
 {
 	int i;
 
-	for (i = TEST_CHARDEV_NR_KINDS - 1; i >= 0; i--)
+	for (i = TEST_CHARDEV_NR_PDEVS - 1; i >= 0; i--)
 		if (!IS_ERR_OR_NULL(test_chardev_pdevs[i]))
 			platform_device_unregister(test_chardev_pdevs[i]);
 }
@@ -396,7 +402,7 @@ static int __init test_chardev_init(void)
 	ret = platform_driver_register(&test_chardev_driver);
 	if (ret)
 		goto err_class;
-	for (i = 0; i < TEST_CHARDEV_NR_KINDS; i++) {
+	for (i = 0; i < TEST_CHARDEV_NR_PDEVS; i++) {
 		test_chardev_pdevs[i] = platform_device_register_simple(DRV_NAME, i, NULL, 0);
 		if (IS_ERR(test_chardev_pdevs[i])) {
 			ret = PTR_ERR(test_chardev_pdevs[i]);

@@ -42,6 +42,7 @@ struct fenced_fops_options {
 };
 
 bool fenced_fops_revoked(const struct file *file);
+void *fenced_fops_private(const struct file *file);
 
 /* For the char device and misc device cores. */
 struct fenced_fops *fenced_fops_create(const struct file_operations *fops,

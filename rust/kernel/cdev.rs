@@ -9,8 +9,46 @@
 //! registration returns only once no file operation of the device runs, and later calls through
 //! files that are still open fail with `ENODEV` (poll reports `EPOLLERR | EPOLLHUP`) without
 //! reaching the driver. `release` still runs once for every successful open.
+//!
+//! [`SyncRegistration`] registers a char device under a bound parent device. Because its file
+//! operations can only run while the registration exists, and the registration cannot outlive the
+//! parent's binding to its driver, every file operation is handed the parent as a
+//! [`&Device<Bound>`](Device<Bound>): it reaches device resources with [`Devres::access`], without
+//! the cost of a [`Revocable`](crate::revocable::Revocable) access per call.
 
-use crate::bindings;
+use crate::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    devres::Devres,
+    error::{
+        from_err_ptr,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    fs::{
+        File,
+        Kiocb, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    module::this_module,
+    prelude::*,
+    str::CStr,
+    sync::{
+        aref::ARef,
+        poll::PollTable, //
+    },
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+};
+use core::marker::PhantomPinned;
 
 /// How the file operations of a sync device are fenced against its unregistration.
 ///
@@ -38,4 +76,551 @@ impl Fence {
             cancel_data: core::ptr::null_mut(),
         }
     }
+}
+
+/// Poll events: what [`FileOperations::poll`] returns.
+pub mod events {
+    use crate::bindings;
+
+    /// There is data to read.
+    pub const POLLIN: u32 = bindings::POLLIN;
+    /// There is normal data to read.
+    pub const POLLRDNORM: u32 = bindings::POLLRDNORM;
+    /// Writing is possible.
+    pub const POLLOUT: u32 = bindings::POLLOUT;
+    /// Writing normal data is possible.
+    pub const POLLWRNORM: u32 = bindings::POLLWRNORM;
+    /// An error condition.
+    pub const POLLERR: u32 = bindings::POLLERR;
+    /// Hang up.
+    pub const POLLHUP: u32 = bindings::POLLHUP;
+}
+
+/// Whether the device of `file` was unregistered.
+///
+/// True once the synchronous unregistration of the device has started; for the wait conditions
+/// of file operations that sleep, which [`FileOperations::cancel`] wakes. `file` must be a file
+/// of a device registered in sync mode ([`SyncRegistration`] or
+/// [`MiscDeviceRegistration::register_sync`](crate::miscdevice::MiscDeviceRegistration::register_sync));
+/// for any other file this returns `false` (and warns once).
+pub fn is_revoked(file: &File) -> bool {
+    // SAFETY: `file` is a valid file for the duration of the call.
+    unsafe { bindings::fenced_fops_revoked(file.as_ptr()) }
+}
+
+/// The file operations of a char device registered with [`SyncRegistration`].
+///
+/// The implementing type is the device's data, owned by the registration and shared by all its
+/// files; [`FileOperations::Ptr`] is the data of one open file. Every operation but
+/// [`release`](FileOperations::release) runs inside the fence, so it gets `&self` and the parent
+/// device as a [`&Device<Bound>`](Device<Bound>).
+#[vtable]
+pub trait FileOperations: Sized + Send + Sync {
+    /// What kind of pointer the data of an open file is wrapped in.
+    type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Called when the device is opened; the returned pointer is the file's private data.
+    fn open(&self, dev: &Device<Bound>, file: &File) -> Result<Self::Ptr>;
+
+    /// Called when the last reference to an open file is dropped.
+    ///
+    /// Runs once for every successful [`open`](FileOperations::open), also after the
+    /// registration was dropped: it only gets the file's own data.
+    fn release(this: Self::Ptr, _file: &File) {
+        drop(this);
+    }
+
+    /// Read from the device.
+    fn read_iter(
+        &self,
+        _dev: &Device<Bound>,
+        _file: &File,
+        _kiocb: Kiocb<'_, Self::Ptr>,
+        _iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Write to the device.
+    fn write_iter(
+        &self,
+        _dev: &Device<Bound>,
+        _file: &File,
+        _kiocb: Kiocb<'_, Self::Ptr>,
+        _iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handler for ioctls; `compat_ptr_ioctl` serves 32-bit user space unless
+    /// [`compat_ioctl`](FileOperations::compat_ioctl) is implemented.
+    fn ioctl(
+        &self,
+        _dev: &Device<Bound>,
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handler for the ioctls of 32-bit user space on 64-bit kernels.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(
+        &self,
+        _dev: &Device<Bound>,
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Poll: registers the file's wait queues in `table` and returns the ready [`events`].
+    ///
+    /// Pollers never sleep on the driver's wait queues themselves: the fence relays their
+    /// wake-ups, and detaches from them at unregistration.
+    fn poll(
+        &self,
+        _dev: &Device<Bound>,
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _table: PollTable<'_>,
+    ) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Wakes the sleepers of the device at unregistration.
+    ///
+    /// Called once new file operations are refused and before the unregistration waits for the
+    /// running ones: a file operation that sleeps must wake up here and return, with
+    /// [`is_revoked`] in its wait condition.
+    fn cancel(&self, _dev: &Device<Bound>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The C side of a [`SyncRegistration`]: the char device region, the cdev and the node's device.
+///
+/// # Invariants
+///
+/// - `devt` is the first of one char device number allocated with `alloc_chrdev_region()`.
+/// - `cdev` was allocated with `cdev_alloc_sync()` and added, with `dev`, by
+///   `cdev_device_add()`; `dev` is initialized, and holds a reference that is ours.
+struct Node {
+    devt: bindings::dev_t,
+    cdev: *mut bindings::cdev,
+    dev: *mut bindings::device,
+}
+
+// SAFETY: The C functions `Node` calls on drop may be called from any thread.
+unsafe impl Send for Node {}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, the cdev and the device were added together and are
+        // still registered. This returns once no file operation of the device runs; later calls
+        // fail with `ENODEV` without reaching the driver.
+        unsafe { bindings::cdev_device_del_sync(self.cdev, self.dev) };
+        // SAFETY: By the type invariants, this reference to `dev` is ours.
+        unsafe { bindings::put_device(self.dev) };
+        // SAFETY: By the type invariants, `devt` was allocated with `alloc_chrdev_region()`.
+        unsafe { bindings::unregister_chrdev_region(self.devt, 1) };
+    }
+}
+
+/// A char device registered in sync mode under a bound parent device.
+///
+/// Allocates one char device number, registers a cdev whose file operations are `T`'s and a
+/// device node named `name` (a child of the parent). Dropping the registration is the
+/// synchronous unregistration: it returns once no file operation of the device runs, after
+/// [`FileOperations::cancel`] woke the sleepers; files that stay open fail with `ENODEV` from
+/// then on, and [`FileOperations::release`] still runs for each. The registration is also
+/// device-managed: if it is still registered when the parent is unbound, the unbind unregisters
+/// it (synchronously as well).
+///
+/// Keep it in the driver's data, or drop it earlier: the driver's data is dropped at unbind
+/// before any device resource ([`Devres`]) is released, so every resource the file operations
+/// reach through [`Devres::access`] outlives them.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     cdev::{Fence, FileOperations, SyncRegistration},
+///     device::{Bound, Device},
+///     fs::File,
+///     prelude::*,
+/// };
+///
+/// struct Nop;
+///
+/// #[vtable]
+/// impl FileOperations for Nop {
+///     type Ptr = ();
+///
+///     fn open(&self, _dev: &Device<Bound>, _file: &File) -> Result {
+///         Ok(())
+///     }
+/// }
+///
+/// fn register(parent: &Device<Bound>) -> Result<Pin<KBox<SyncRegistration<Nop>>>> {
+///     KBox::pin_init(
+///         SyncRegistration::new(parent, c"nop", Fence::Srcu, Ok(Nop)),
+///         GFP_KERNEL,
+///     )
+/// }
+/// ```
+///
+/// # Invariants
+///
+/// Until `node` is revoked, the registered cdev's fence was created with a pointer to `self` as
+/// its private data and cancel data.
+#[pin_data]
+pub struct SyncRegistration<T: FileOperations> {
+    // Dropped first: unregisters and waits for the file operations, which use `data` and
+    // `parent`. The file operations never touch `node`.
+    node: Devres<Node>,
+    #[pin]
+    data: T,
+    parent: ARef<Device>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+impl<T: FileOperations> SyncRegistration<T> {
+    /// Registers a char device named `name` under `parent`, fenced by `fence`, with `data` as
+    /// the device's data.
+    ///
+    /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced.
+    pub fn new<'a>(
+        parent: &'a Device<Bound>,
+        name: &'static CStr,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        T: 'a,
+    {
+        // The initializer names the fields it has initialized after them.
+        let dev = parent;
+
+        try_pin_init!(&this in Self {
+            data <- data,
+            parent: dev.into(),
+            // Registered last: the file operations may run as soon as the cdev is added, and
+            // they use `data` and `parent`.
+            node: Devres::new(
+                dev,
+                // SAFETY: `this` is pinned, `data` and `parent` are initialized; `node` is
+                // dropped, and the device unregistered, before them and before the memory of
+                // `this` goes.
+                unsafe { Self::register(dev, name, fence, this.as_ptr()) },
+            )?,
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Allocates the char device number and registers the cdev and its node.
+    ///
+    /// # Safety
+    ///
+    /// `this` must point to a pinned `Self` whose `data` and `parent` are initialized, and must
+    /// stay valid until the returned [`Node`] is dropped.
+    unsafe fn register(
+        parent: &Device<Bound>,
+        name: &'static CStr,
+        fence: Fence,
+        this: *mut Self,
+    ) -> Result<Node> {
+        let mut opts = fence.into_raw();
+        if T::HAS_CANCEL {
+            opts.cancel = Some(Self::cancel_callback);
+            opts.cancel_data = this.cast();
+        }
+
+        let mut devt: bindings::dev_t = 0;
+        // SAFETY: `devt` is valid for writing and `name` is a valid C string that outlives the
+        // region.
+        to_result(unsafe { bindings::alloc_chrdev_region(&mut devt, 0, 1, name.as_char_ptr()) })?;
+
+        // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
+        // (the safety requirements), and `opts` is only read during the call.
+        let cdev = unsafe { bindings::cdev_alloc_sync(Self::VTABLE_PTR, this.cast(), &opts) };
+        if let Err(err) = from_err_ptr(cdev) {
+            // SAFETY: `devt` was allocated above.
+            unsafe { bindings::unregister_chrdev_region(devt, 1) };
+            return Err(err);
+        }
+
+        let dev = KBox::<Opaque<bindings::device>>::new(Opaque::zeroed(), GFP_KERNEL);
+        let dev = match dev {
+            Ok(dev) => KBox::into_raw(dev).cast::<bindings::device>(),
+            Err(err) => {
+                // SAFETY: `cdev` is a valid cdev that was not added; this frees it.
+                unsafe { bindings::kobject_put(&raw mut (*cdev).kobj) };
+                // SAFETY: `devt` was allocated above.
+                unsafe { bindings::unregister_chrdev_region(devt, 1) };
+                return Err(err.into());
+            }
+        };
+
+        // SAFETY: `dev` is a zeroed `struct device` that we own; from here on it is freed by
+        // `release_device()` when its last reference is put.
+        unsafe {
+            bindings::device_initialize(dev);
+            (*dev).parent = parent.as_raw();
+            (*dev).devt = devt;
+            (*dev).release = Some(Self::release_device);
+        }
+
+        // SAFETY: `dev` is initialized; the format takes one C string.
+        let mut ret =
+            unsafe { bindings::dev_set_name(dev, c"%s".as_char_ptr(), name.as_char_ptr()) };
+        if ret == 0 {
+            // SAFETY: `cdev` and `dev` are valid and not added yet.
+            ret = unsafe { bindings::cdev_device_add(cdev, dev) };
+        }
+        if ret != 0 {
+            // SAFETY: Neither was added: drop the cdev and our reference to `dev`, which frees
+            // them, then the region.
+            unsafe {
+                bindings::kobject_put(&raw mut (*cdev).kobj);
+                bindings::put_device(dev);
+                bindings::unregister_chrdev_region(devt, 1);
+            }
+            return Err(Error::from_errno(ret));
+        }
+
+        // INVARIANT: `devt` was allocated, `cdev` and `dev` were added together, and the
+        // reference from `device_initialize()` is ours.
+        Ok(Node { devt, cdev, dev })
+    }
+
+    /// Returns the device's data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// Returns the device's data and its bound parent, for a file operation or the cancel
+    /// callback.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the pointer the fence was created with, the caller runs inside the fence (a
+    /// file operation other than a `release` after the unregistration) or is the cancel
+    /// callback, and `'a` ends when it returns.
+    unsafe fn fenced<'a>(this: *const Self) -> (&'a T, &'a Device<Bound>) {
+        // SAFETY (both): The fence was created with a pointer to this pinned registration, which
+        // outlives every file operation and the cancel callback: the registration's memory is
+        // only released after `node` is dropped (pinning, and `node` is its first field), and
+        // dropping `node`, or its devres release, unregisters the cdev, which refuses new file
+        // operations and waits for the running ones. Only `data` and `parent` are borrowed, never
+        // `node`, which its drop may be borrowing mutably at the same time.
+        let data = unsafe { &*(&raw const (*this).data) };
+        // SAFETY: See above for the pointer. The parent is bound for all of `'a`: the cdev is
+        // unregistered when `node` is dropped, which happens either when the registration is
+        // dropped, while the parent is bound since `node` was not released by devres yet, or at
+        // the latest when devres releases `node` during the parent's unbind, before the parent
+        // is marked unbound. The unregistration returns only once no file operation runs, so
+        // none runs, and no cancel callback either, once the parent is unbound.
+        let dev = unsafe { (*(&raw const (*this).parent)).as_bound() };
+        (data, dev)
+    }
+
+    /// Returns the device's data and its bound parent, for a file operation.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a file of a `SyncRegistration<T>`, inside a fenced file operation, and `'a`
+    /// ends when the operation returns.
+    unsafe fn from_file<'a>(file: *mut bindings::file) -> (&'a T, &'a Device<Bound>) {
+        // SAFETY: The file belongs to a sync device whose fence was created with a pointer to its
+        // `SyncRegistration<T>` as private data (type invariants); the rest are the requirements
+        // of this function.
+        unsafe { Self::fenced(bindings::fenced_fops_private(file).cast::<Self>()) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the device core on the last put of a device allocated by `register()`.
+    unsafe extern "C" fn release_device(dev: *mut bindings::device) {
+        // SAFETY: `dev` was allocated as a `KBox<Opaque<bindings::device>>` in `register()`.
+        drop(unsafe { KBox::from_raw(dev.cast::<Opaque<bindings::device>>()) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the fence with the cancel data given in `register()`.
+    unsafe extern "C" fn cancel_callback(data: *mut c_void) {
+        // SAFETY: The cancel data is the pointer to the registration the fence was created with,
+        // and the fence calls this from the unregistration, before it returns.
+        let (data, dev) = unsafe { Self::fenced(data.cast::<Self>()) };
+        data.cancel(dev);
+    }
+
+    /// # Safety
+    ///
+    /// `file` is being opened on a sync cdev of a `SyncRegistration<T>`, inside its fence.
+    unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: The open call is fenced.
+        let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let f = unsafe { File::from_raw_file(file) };
+        match this.open(dev, f) {
+            Ok(ptr) => {
+                // SAFETY: The open call of a file owns its private data; from now on every
+                // other operation reads it as `T::Ptr`.
+                unsafe { (*file).private_data = ptr.into_foreign() };
+                0
+            }
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `file` is being released after a successful `open()`.
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: The release call owns the private data set by `open()`.
+        let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        T::release(ptr, unsafe { File::from_raw_file(file) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// A fenced call with a valid `kiocb` of a file of a `SyncRegistration<T>`, and an
+    /// `iov_iter` for writing.
+    unsafe extern "C" fn read_iter(
+        kiocb: *mut bindings::kiocb,
+        iter: *mut bindings::iov_iter,
+    ) -> isize {
+        // SAFETY: The call is fenced.
+        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
+        // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
+        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
+        // SAFETY: A valid `iov_iter` for writing.
+        let iov = unsafe { IovIterDest::from_raw(iter) };
+        match this.read_iter(dev, file, kiocb, iov) {
+            Ok(n) => n as isize,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// A fenced call with a valid `kiocb` of a file of a `SyncRegistration<T>`, and an
+    /// `iov_iter` for reading.
+    unsafe extern "C" fn write_iter(
+        kiocb: *mut bindings::kiocb,
+        iter: *mut bindings::iov_iter,
+    ) -> isize {
+        // SAFETY: The call is fenced.
+        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
+        // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
+        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
+        // SAFETY: A valid `iov_iter` for reading.
+        let iov = unsafe { IovIterSource::from_raw(iter) };
+        match this.write_iter(dev, file, kiocb, iov) {
+            Ok(n) => n as isize,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: The call is fenced.
+        let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
+        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let f = unsafe { File::from_raw_file(file) };
+        match this.ioctl(dev, ptr, f, cmd, arg as usize) {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    #[cfg(CONFIG_COMPAT)]
+    unsafe extern "C" fn compat_ioctl(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: The call is fenced.
+        let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
+        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let f = unsafe { File::from_raw_file(file) };
+        match this.compat_ioctl(dev, ptr, f, cmd, arg as usize) {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// A fenced call on an open file of a `SyncRegistration<T>`; `table` is null or valid for
+    /// the call.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        table: *mut bindings::poll_table,
+    ) -> bindings::__poll_t {
+        // SAFETY: The call is fenced.
+        let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
+        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let f = unsafe { File::from_raw_file(file) };
+        // SAFETY: `table` is null or valid for the duration of the call.
+        let table = unsafe { PollTable::from_raw(table) };
+        this.poll(dev, ptr, f, table)
+    }
+
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        open: Some(Self::open),
+        release: Some(Self::release),
+        read_iter: if T::HAS_READ_ITER {
+            Some(Self::read_iter)
+        } else {
+            None
+        },
+        write_iter: if T::HAS_WRITE_ITER {
+            Some(Self::write_iter)
+        } else {
+            None
+        },
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(Self::ioctl)
+        } else {
+            None
+        },
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: if T::HAS_COMPAT_IOCTL {
+            Some(Self::compat_ioctl)
+        } else if T::HAS_IOCTL {
+            bindings::compat_ptr_ioctl
+        } else {
+            None
+        },
+        poll: if T::HAS_POLL { Some(Self::poll) } else { None },
+        owner: this_module::<T::OwnerModule>().as_ptr(),
+        ..pin_init::zeroed()
+    };
+
+    const VTABLE_PTR: *const bindings::file_operations = &Self::VTABLE;
 }

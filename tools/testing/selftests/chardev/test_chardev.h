@@ -11,6 +11,12 @@
 #define TEST_CHARDEV_DRIVER	"/sys/bus/platform/drivers/test_chardev"
 #define TEST_CHARDEV_DEVICE	"test_chardev.%d"
 
+/*
+ * A platform device the test driver does not bind, for other drivers under
+ * test: user space hands it to one through its driver_override attribute.
+ */
+#define TEST_CHARDEV_SPARE	5
+
 /* Does nothing but touch the device state. */
 #define TEST_CHARDEV_IOC_NOP		_IO('C', 0x00)
 /* Every later operation on this file sleeps this many ms first. */

@@ -59,30 +59,36 @@ static int sysfs_write(const char *path, const char *val)
 	return ret;
 }
 
+/* The sysfs directory of the driver under test; set up by the fixture. */
+static const char *driver_dir = TEST_CHARDEV_DRIVER;
+
+static int driver_write(const char *attr, int id)
+{
+	char path[PATH_MAX], name[32];
+
+	snprintf(path, sizeof(path), "%s/%s", driver_dir, attr);
+	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
+	return sysfs_write(path, name);
+}
+
 static bool is_bound(int id)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), TEST_CHARDEV_DRIVER "/" TEST_CHARDEV_DEVICE, id);
+	snprintf(path, sizeof(path), "%s/" TEST_CHARDEV_DEVICE, driver_dir, id);
 	return access(path, F_OK) == 0;
 }
 
 static int bind_dev(int id)
 {
-	char name[32];
-
 	if (is_bound(id))
 		return 0;
-	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
-	return sysfs_write(TEST_CHARDEV_DRIVER "/bind", name);
+	return driver_write("bind", id);
 }
 
 static int unbind_dev(int id)
 {
-	char name[32];
-
-	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
-	return sysfs_write(TEST_CHARDEV_DRIVER "/unbind", name);
+	return driver_write("unbind", id);
 }
 
 static long long now_ms(void)
@@ -143,11 +149,19 @@ FIXTURE(unbind)
 	int fd;
 };
 
+/* What a driver under test does not implement. */
+#define LACKS_LLSEEK	(1 << 0)	/* no ->llseek */
+#define LACKS_POLL	(1 << 1)	/* no ->poll */
+#define LACKS_SLEEP	(1 << 2)	/* read never sleeps */
+#define LACKS_DRIVER_FOPS (1 << 3)	/* no TEST_CHARDEV_IOC_DRIVER_FOPS */
+
 FIXTURE_VARIANT(unbind)
 {
 	const char *name;	/* the device node in /dev */
 	int id;			/* the platform device id */
 	bool fenced;		/* registered with a synchronous unregister */
+	const char *driver;	/* bound through driver_override, or NULL */
+	unsigned int lacks;	/* LACKS_* */
 };
 
 FIXTURE_VARIANT_ADD(unbind, legacy_misc)
@@ -185,6 +199,32 @@ FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
 	.fenced = true,
 };
 
+/*
+ * samples/rust/rust_sync_chardev.rs, bound to the test driver's spare
+ * device: kernel::cdev::SyncRegistration (rwsem) and a misc device with
+ * MiscDeviceRegistration::register_sync() (SRCU). The Rust file operations
+ * have no llseek, the misc device no poll and no sleeping read.
+ */
+#define RUST_SYNC_CHARDEV "rust_sync_chardev"
+
+FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
+{
+	.name = "rust_sync_chardev",
+	.id = TEST_CHARDEV_SPARE,
+	.fenced = true,
+	.driver = RUST_SYNC_CHARDEV,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+};
+
+FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
+{
+	.name = "rust_sync_misc",
+	.id = TEST_CHARDEV_SPARE,
+	.fenced = true,
+	.driver = RUST_SYNC_CHARDEV,
+	.lacks = LACKS_LLSEEK | LACKS_POLL | LACKS_SLEEP | LACKS_DRIVER_FOPS,
+};
+
 /* The platform device ids of the test driver, and one misc node of each. */
 #define NR_KINDS 5
 static const char * const misc_nodes[] = {
@@ -193,12 +233,32 @@ static const char * const misc_nodes[] = {
 	"/dev/test_chardev_sync_misc_srcu",
 };
 
+/* Hands the test driver's spare device to @driver. */
+static int override_spare(const char *driver)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/platform/devices/" TEST_CHARDEV_DEVICE
+		 "/driver_override", TEST_CHARDEV_SPARE);
+	return sysfs_write(path, driver);
+}
+
 FIXTURE_SETUP(unbind)
 {
+	static char dir[PATH_MAX];
 	int ret;
 
 	if (access(TEST_CHARDEV_DRIVER, F_OK))
 		SKIP(return, "no test_chardev driver: needs CONFIG_TEST_CHARDEV");
+	if (variant->driver) {
+		snprintf(dir, sizeof(dir), "/sys/bus/platform/drivers/%s", variant->driver);
+		if (access(dir, F_OK))
+			SKIP(return, "no %s driver: needs CONFIG_SAMPLE_RUST_SYNC_CHARDEV",
+			     variant->driver);
+		driver_dir = dir;
+		ret = override_spare(variant->driver);
+		ASSERT_EQ(0, ret) TH_LOG("driver_override: %s", strerror(-ret));
+	}
 	ret = bind_dev(variant->id);
 	ASSERT_EQ(0, ret) TH_LOG("bind: %s", strerror(-ret));
 	snprintf(self->node, sizeof(self->node), "/dev/%s", variant->name);
@@ -258,14 +318,18 @@ TEST_F(unbind, every_fop_after_unbind)
 	check_dead_op(_metadata, variant->fenced, "write", ret, errno, &bug);
 	ret = ioctl(self->fd, TEST_CHARDEV_IOC_NOP);
 	check_dead_op(_metadata, variant->fenced, "ioctl", ret, errno, &bug);
-	ret = lseek(self->fd, 1, SEEK_SET);
-	check_dead_op(_metadata, variant->fenced, "llseek", ret, errno, &bug);
+	if (!(variant->lacks & LACKS_LLSEEK)) {
+		ret = lseek(self->fd, 1, SEEK_SET);
+		check_dead_op(_metadata, variant->fenced, "llseek", ret, errno, &bug);
+	}
 
 	pfd.fd = self->fd;
 	pfd.events = POLLIN | POLLOUT;
 	pfd.revents = 0;
 	ret = poll(&pfd, 1, 0);
-	if (variant->fenced) {
+	if (variant->lacks & LACKS_POLL) {
+		/* No ->poll: the VFS answers without calling the device. */
+	} else if (variant->fenced) {
 		EXPECT_EQ(1, ret);
 		EXPECT_EQ(POLLERR | POLLHUP, pfd.revents & (POLLERR | POLLHUP));
 	} else if (pfd.revents & POLLERR) {
@@ -435,6 +499,7 @@ struct opener {
 	atomic_bool stop;
 	long opened;
 	int bad_errno;
+	const char *bad_op;
 };
 
 static void *opener_thread(void *arg)
@@ -445,14 +510,18 @@ static void *opener_thread(void *arg)
 		int fd = open(o->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != ENOENT && errno != ENODEV && errno != ENXIO)
+			if (errno != ENOENT && errno != ENODEV && errno != ENXIO) {
 				o->bad_errno = errno;
+				o->bad_op = "open";
+			}
 			continue;
 		}
 		o->opened++;
 		/* Only a fenced device may be called into at any time. */
-		if (o->fenced && ioctl(fd, TEST_CHARDEV_IOC_NOP) && errno != ENODEV)
+		if (o->fenced && ioctl(fd, TEST_CHARDEV_IOC_NOP) && errno != ENODEV) {
 			o->bad_errno = errno;
+			o->bad_op = "ioctl";
+		}
 		close(fd);
 	}
 	return NULL;
@@ -477,7 +546,8 @@ TEST_F(unbind, open_racing_unbind)
 	for (i = 0; i < 2; i++) {
 		o[i].stop = true;
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
-		EXPECT_EQ(0, o[i].bad_errno) TH_LOG("opener %d: %s", i, strerror(o[i].bad_errno));
+		EXPECT_EQ(0, o[i].bad_errno)
+			TH_LOG("opener %d: %s: %s", i, o[i].bad_op, strerror(o[i].bad_errno));
 	}
 	EXPECT_LT(0, o[0].opened + o[1].opened);
 }
@@ -551,6 +621,8 @@ TEST_F(unbind, blocked_read_at_unbind)
 
 	if (!variant->fenced)
 		SKIP(return, LEGACY_SLEEPER);
+	if (variant->lacks & LACKS_SLEEP)
+		SKIP(return, "the device's read never sleeps");
 	s.fd = open(self->node, O_RDWR | O_CLOEXEC);	/* blocking */
 	ASSERT_LE(0, s.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_read, &s));
@@ -581,6 +653,8 @@ TEST_F(unbind, blocked_poll_at_unbind)
 
 	if (!variant->fenced)
 		SKIP(return, LEGACY_SLEEPER);
+	if (variant->lacks & LACKS_POLL)
+		SKIP(return, "the device has no poll");
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_poll, &s));
 	sleep_ms(300);		/* let it sleep on the device */
 	ASSERT_EQ(0, unbind_dev(variant->id));
@@ -598,6 +672,8 @@ TEST_F(unbind, epoll_across_unbind)
 
 	if (!variant->fenced)
 		SKIP(return, LEGACY_SLEEPER);
+	if (variant->lacks & LACKS_POLL)
+		SKIP(return, "the device has no poll");
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_LE(0, ep);
 	ev.data.fd = self->fd;
@@ -641,6 +717,8 @@ TEST_F(unbind, other_devices_unaffected)
 /* Opt-in: a legacy device's files call the driver's table directly. */
 TEST_F(unbind, legacy_keeps_driver_fops)
 {
+	if (variant->lacks & LACKS_DRIVER_FOPS)
+		SKIP(return, "the driver cannot tell which table a file calls");
 	EXPECT_EQ(variant->fenced ? 0 : 1, ioctl(self->fd, TEST_CHARDEV_IOC_DRIVER_FOPS));
 }
 

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust sample: char devices whose file operations outlive nothing.
+//!
+//! A platform driver that, for every device it binds, registers a char device with
+//! [`SyncRegistration`] and a misc device with
+//! [`MiscDeviceRegistration::register_sync`]. User space may unbind the device while it holds
+//! files open: the unbind waits for the running file operations, and later ones fail with
+//! `ENODEV`.
+//!
+//! The char device keeps its buffer in a device resource ([`Devres`]), freed at unbind, and its
+//! file operations reach it with [`Devres::access`] through the `&Device<Bound>` the
+//! registration hands them: no revocable access per call, and no `unsafe`.
+//!
+//! The platform device comes from elsewhere: bind one with `driver_override`, e.g. the spare
+//! device of the char device test driver (`CONFIG_TEST_CHARDEV`), as
+//! `tools/testing/selftests/chardev/unbind_test.c` does. Both devices speak the user interface of
+//! that test driver (`tools/testing/selftests/chardev/test_chardev.h`).
+
+use core::sync::atomic::{
+    AtomicU32,
+    Ordering, //
+};
+use kernel::{
+    cdev::{
+        events,
+        Fence,
+        FileOperations,
+        SyncRegistration, //
+    },
+    device::{
+        Bound,
+        Core,
+        Device, //
+    },
+    devres::Devres,
+    fs::{
+        file::flags,
+        File,
+        Kiocb, //
+    },
+    ioctl::{
+        _IO,
+        _IOW, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    new_mutex, new_poll_condvar, platform,
+    prelude::*,
+    sync::{
+        poll::{
+            PollCondVar,
+            PollTable, //
+        },
+        Mutex, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+    uaccess::UserSlice,
+};
+
+const IOC_NOP: u32 = _IO('C' as u32, 0x00);
+const IOC_SET_HOLD: u32 = _IOW::<u32>('C' as u32, 0x01);
+const IOC_HOLD: u32 = _IOW::<u32>('C' as u32, 0x02);
+
+const BUF_SIZE: usize = 64;
+
+/// The contents of a buffer.
+struct Contents {
+    data: [u8; BUF_SIZE],
+    len: usize,
+    /// Set by the unregistration: sleeping readers leave.
+    dead: bool,
+}
+
+impl Contents {
+    fn new() -> Self {
+        Self {
+            data: [0; BUF_SIZE],
+            len: 0,
+            dead: false,
+        }
+    }
+}
+
+/// The char device's buffer: a device resource.
+#[pin_data]
+struct Buffer {
+    #[pin]
+    contents: Mutex<Contents>,
+}
+
+/// The data of the char device, owned by its registration.
+#[pin_data]
+struct SampleCdev {
+    /// Freed at unbind, after the registration: the file operations reach it through the bound
+    /// parent.
+    buffer: Devres<Buffer>,
+    /// Readers and pollers wait here for data.
+    #[pin]
+    readers: PollCondVar,
+}
+
+/// The data of one open file: every later file operation sleeps this long first, to widen
+/// races with an unbind on purpose.
+struct OpenFile {
+    hold_ms: AtomicU32,
+}
+
+impl OpenFile {
+    fn new() -> Result<KBox<Self>> {
+        Ok(KBox::new(
+            Self {
+                hold_ms: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn hold(&self) {
+        let ms = self.hold_ms.load(Ordering::Relaxed);
+        if ms != 0 {
+            fsleep(Delta::from_millis(ms.into()));
+        }
+    }
+
+    /// The ioctls both devices share.
+    fn ioctl(&self, cmd: u32, arg: usize, touch: impl Fn() -> Result) -> Result<isize> {
+        let user = || UserSlice::new(UserPtr::from_addr(arg), size_of::<u32>()).reader();
+        match cmd {
+            IOC_SET_HOLD => {
+                self.hold_ms.store(user().read::<u32>()?, Ordering::Relaxed);
+                Ok(0)
+            }
+            IOC_HOLD => {
+                let ms = user().read::<u32>()?;
+                touch()?;
+                fsleep(Delta::from_millis(ms.into()));
+                touch()?;
+                Ok(0)
+            }
+            IOC_NOP => {
+                touch()?;
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+impl SampleCdev {
+    fn buffer<'a>(&'a self, dev: &'a Device<Bound>, file: &OpenFile) -> Result<&'a Buffer> {
+        file.hold();
+        self.buffer.access(dev)
+    }
+}
+
+#[vtable]
+impl FileOperations for SampleCdev {
+    type Ptr = KBox<OpenFile>;
+
+    fn open(&self, _dev: &Device<Bound>, _file: &File) -> Result<KBox<OpenFile>> {
+        OpenFile::new()
+    }
+
+    fn read_iter(
+        &self,
+        dev: &Device<Bound>,
+        file: &File,
+        kiocb: Kiocb<'_, Self::Ptr>,
+        iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
+        let buffer = self.buffer(dev, kiocb.file())?;
+        let mut contents = buffer.contents.lock();
+        while contents.len == 0 {
+            if contents.dead {
+                return Err(ENODEV);
+            }
+            if file.flags() & flags::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if self.readers.wait_interruptible(&mut contents) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        let len = contents.len;
+        contents.len = 0;
+        Ok(iov.copy_to_iter(&contents.data[..len]))
+    }
+
+    fn write_iter(
+        &self,
+        dev: &Device<Bound>,
+        _file: &File,
+        kiocb: Kiocb<'_, Self::Ptr>,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        let buffer = self.buffer(dev, kiocb.file())?;
+        let mut contents = buffer.contents.lock();
+        let len = iov.copy_from_iter(&mut contents.data);
+        contents.len = len;
+        self.readers.notify_all();
+        Ok(len)
+    }
+
+    fn ioctl(
+        &self,
+        dev: &Device<Bound>,
+        this: &OpenFile,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
+        this.ioctl(cmd, arg, || self.buffer(dev, this).map(|_| ()))
+    }
+
+    fn poll(&self, dev: &Device<Bound>, this: &OpenFile, file: &File, table: PollTable<'_>) -> u32 {
+        let Ok(buffer) = self.buffer(dev, this) else {
+            return events::POLLERR;
+        };
+        table.register_wait(file, &self.readers);
+        let ready = if buffer.contents.lock().len != 0 {
+            events::POLLIN | events::POLLRDNORM
+        } else {
+            0
+        };
+        events::POLLOUT | events::POLLWRNORM | ready
+    }
+
+    fn cancel(&self, dev: &Device<Bound>) {
+        // Under the lock, so that no reader is between its check and its wait.
+        if let Ok(buffer) = self.buffer.access(dev) {
+            buffer.contents.lock().dead = true;
+            self.readers.notify_all();
+        }
+    }
+}
+
+/// The misc device: the same interface on a per-file buffer; its reads never sleep.
+#[pin_data]
+struct SampleMisc {
+    file: KBox<OpenFile>,
+    #[pin]
+    contents: Mutex<Contents>,
+}
+
+#[vtable]
+impl MiscDevice for SampleMisc {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Self {
+                file: OpenFile::new()?,
+                contents <- new_mutex!(Contents::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let this = kiocb.file();
+        this.file.hold();
+        let mut contents = this.contents.lock();
+        if contents.len == 0 {
+            return Err(EAGAIN);
+        }
+        let len = contents.len;
+        contents.len = 0;
+        Ok(iov.copy_to_iter(&contents.data[..len]))
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let this = kiocb.file();
+        this.file.hold();
+        let mut contents = this.contents.lock();
+        let len = iov.copy_from_iter(&mut contents.data);
+        contents.len = len;
+        Ok(len)
+    }
+
+    fn ioctl(this: Pin<&SampleMisc>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.file.ioctl(cmd, arg, || {
+            this.file.hold();
+            Ok(())
+        })
+    }
+}
+
+/// What the driver keeps for a bound device: dropped at unbind, before its device resources.
+#[pin_data]
+struct SampleDriver {
+    #[pin]
+    cdev: SyncRegistration<SampleCdev>,
+    #[pin]
+    misc: MiscDeviceRegistration<SampleMisc>,
+}
+
+impl platform::Driver for SampleDriver {
+    type IdInfo = ();
+    type Data<'bound> = Self;
+
+    fn probe<'bound>(
+        pdev: &'bound platform::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        let dev: &Device<Bound> = pdev.as_ref();
+
+        try_pin_init!(Self {
+            cdev <- SyncRegistration::new(
+                dev,
+                c"rust_sync_chardev",
+                Fence::Rwsem,
+                try_pin_init!(SampleCdev {
+                    buffer: Devres::new(
+                        dev,
+                        pin_init!(Buffer {
+                            contents <- new_mutex!(Contents::new()),
+                        }),
+                    )?,
+                    readers <- new_poll_condvar!(),
+                }),
+            ),
+            misc <- MiscDeviceRegistration::register_sync(
+                MiscDeviceOptions {
+                    name: c"rust_sync_misc",
+                },
+                Fence::Srcu,
+            ),
+        })
+    }
+}
+
+kernel::module_platform_driver! {
+    type: SampleDriver,
+    name: "rust_sync_chardev",
+    authors: ["Rust for Linux Contributors"],
+    description: "Rust sample: synchronous char device unregistration",
+    license: "GPL",
+}

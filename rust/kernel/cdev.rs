@@ -153,7 +153,7 @@ pub trait FileOperations: Sized + Send + Sync {
     }
 
     /// Handler for ioctls; `compat_ptr_ioctl` serves 32-bit user space unless
-    /// [`compat_ioctl`](FileOperations::compat_ioctl) is implemented.
+    /// `compat_ioctl` is implemented.
     fn ioctl(
         &self,
         _dev: &Device<Bound>,
@@ -247,13 +247,20 @@ impl Drop for Node {
 ///
 /// # Examples
 ///
+/// A device under a faux parent, registered and dropped with each fence; the drop calls
+/// [`FileOperations::cancel`] before it waits.
+///
 /// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
 /// use kernel::{
 ///     cdev::{Fence, FileOperations, SyncRegistration},
 ///     device::{Bound, Device},
+///     faux,
 ///     fs::File,
 ///     prelude::*,
 /// };
+///
+/// static CANCELLED: AtomicU32 = AtomicU32::new(0);
 ///
 /// struct Nop;
 ///
@@ -264,14 +271,24 @@ impl Drop for Node {
 ///     fn open(&self, _dev: &Device<Bound>, _file: &File) -> Result {
 ///         Ok(())
 ///     }
+///
+///     fn cancel(&self, _dev: &Device<Bound>) {
+///         CANCELLED.fetch_add(1, Ordering::Relaxed);
+///     }
 /// }
 ///
-/// fn register(parent: &Device<Bound>) -> Result<Pin<KBox<SyncRegistration<Nop>>>> {
-///     KBox::pin_init(
-///         SyncRegistration::new(parent, c"nop", Fence::Srcu, Ok(Nop)),
+/// let parent = faux::Registration::new(c"rust_doctest_cdev", None)?;
+/// let dev: &Device<Bound> = parent.as_ref().as_ref();
+/// for fence in [Fence::Rwsem, Fence::Srcu] {
+///     let reg = KBox::pin_init(
+///         SyncRegistration::new(dev, c"rust_doctest_cdev0", fence, Ok(Nop)),
 ///         GFP_KERNEL,
-///     )
+///     )?;
+///     // The synchronous unregistration.
+///     drop(reg);
 /// }
+/// assert_eq!(CANCELLED.load(Ordering::Relaxed), 2);
+/// # Ok::<(), Error>(())
 /// ```
 ///
 /// # Invariants
@@ -413,20 +430,20 @@ impl<T: FileOperations> SyncRegistration<T> {
     /// file operation other than a `release` after the unregistration) or is the cancel
     /// callback, and `'a` ends when it returns.
     unsafe fn fenced<'a>(this: *const Self) -> (&'a T, &'a Device<Bound>) {
-        // SAFETY (both): The fence was created with a pointer to this pinned registration, which
+        // SAFETY: The fence was created with a pointer to this pinned registration, which
         // outlives every file operation and the cancel callback: the registration's memory is
         // only released after `node` is dropped (pinning, and `node` is its first field), and
         // dropping `node`, or its devres release, unregisters the cdev, which refuses new file
         // operations and waits for the running ones. Only `data` and `parent` are borrowed, never
         // `node`, which its drop may be borrowing mutably at the same time.
-        let data = unsafe { &*(&raw const (*this).data) };
-        // SAFETY: See above for the pointer. The parent is bound for all of `'a`: the cdev is
+        let data = unsafe { &(*this).data };
+        // SAFETY: As above for the pointer. The parent is bound for all of `'a`: the cdev is
         // unregistered when `node` is dropped, which happens either when the registration is
         // dropped, while the parent is bound since `node` was not released by devres yet, or at
         // the latest when devres releases `node` during the parent's unbind, before the parent
         // is marked unbound. The unregistration returns only once no file operation runs, so
         // none runs, and no cancel callback either, once the parent is unbound.
-        let dev = unsafe { (*(&raw const (*this).parent)).as_bound() };
+        let dev = unsafe { (*this).parent.as_bound() };
         (data, dev)
     }
 
@@ -545,7 +562,7 @@ impl<T: FileOperations> SyncRegistration<T> {
         let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
         let f = unsafe { File::from_raw_file(file) };
-        match this.ioctl(dev, ptr, f, cmd, arg as usize) {
+        match this.ioctl(dev, ptr, f, cmd, arg) {
             Ok(ret) => ret as c_long,
             Err(err) => err.to_errno() as c_long,
         }
@@ -566,7 +583,7 @@ impl<T: FileOperations> SyncRegistration<T> {
         let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
         let f = unsafe { File::from_raw_file(file) };
-        match this.compat_ioctl(dev, ptr, f, cmd, arg as usize) {
+        match this.compat_ioctl(dev, ptr, f, cmd, arg) {
             Ok(ret) => ret as c_long,
             Err(err) => err.to_errno() as c_long,
         }

@@ -61,6 +61,9 @@ static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, fenced_fops_real(f), &kunit_read_poll_fops);
 	KUNIT_EXPECT_NULL(test, fenced_fops_from_fops(&kunit_read_poll_fops));
 	KUNIT_EXPECT_NULL(test, fenced_fops_from_fops(NULL));
+	/* The memory of a registration, for the documentation's figures. */
+	kunit_info(test, "sizeof(struct fenced_fops) = %zu, kmalloc %zu\n",
+		   sizeof(*f), kmalloc_size_roundup(sizeof(*f)));
 	fenced_fops_put(f);
 }
 

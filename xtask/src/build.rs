@@ -8,15 +8,24 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::Step;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flavor};
 use crate::kconfig;
 
 /// The kselftest directory of the series (a `TARGETS=` name).
 pub const SELFTEST: &str = "chardev";
 
-/// The fragments, in merge order: the guest's needs, the debugging options,
-/// then the series' own kselftest `config` (the kernel convention).
+/// The fragments, in merge order. The test kernel: the guest's needs, the
+/// debugging options, then the series' own kselftest `config` (the kernel
+/// convention). The benchmark's kernel: the guest's needs and the test
+/// driver, without the debugging options, which multiply the cost of every
+/// lock and memory access the benchmark measures.
 pub fn fragments(ctx: &Ctx) -> Vec<PathBuf> {
+    if ctx.flavor == Flavor::Bench {
+        return vec![
+            ctx.repo.join("xtask/kconfig/guest.config"),
+            ctx.repo.join("xtask/kconfig/bench.config"),
+        ];
+    }
     let mut v = vec![
         ctx.repo.join("xtask/kconfig/guest.config"),
         ctx.repo.join("xtask/kconfig/debug.config"),
@@ -48,7 +57,10 @@ fn make(ctx: &Ctx, targets: &str) -> crate::cmd::Cmd {
 pub fn run(ctx: &Ctx) -> Result<()> {
     ctx.require_setup()?;
     let _m = ctx.enter()?;
-    let log = ctx.target().join("build.log");
+    let log = ctx.target().join(match ctx.flavor {
+        Flavor::Test => "build.log",
+        Flavor::Bench => "build-bench.log",
+    });
     let _ = fs::remove_file(&log);
     fs::create_dir_all(ctx.build_dir())?;
     config(ctx, &log)?;

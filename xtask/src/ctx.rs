@@ -32,12 +32,22 @@ pub enum Toolchain {
     Host,
 }
 
+/// Which kernel is built: the test kernel (KASAN, lockdep, Rust, KUnit) or
+/// the benchmark's (no debugging options), each in its own O= directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Test,
+    Bench,
+}
+
+#[derive(Clone)]
 pub struct Ctx {
     pub repo: PathBuf,
     pub cache: PathBuf,
     pub toolchain: Toolchain,
     /// A kernel tree named by the user (`--kernel`), instead of the base.
     pub user_kernel: Option<PathBuf>,
+    pub flavor: Flavor,
 }
 
 impl Ctx {
@@ -65,6 +75,7 @@ impl Ctx {
             cache,
             toolchain,
             user_kernel,
+            flavor: Flavor::Test,
         })
     }
 
@@ -82,18 +93,29 @@ impl Ctx {
     pub fn kernel(&self) -> PathBuf {
         self.user_kernel.clone().unwrap_or_else(|| self.base_repo())
     }
-    /// The O= directory for [`Self::kernel`].
+    /// The same context for another kernel flavor.
+    pub fn with_flavor(&self, flavor: Flavor) -> Ctx {
+        Ctx {
+            flavor,
+            ..self.clone()
+        }
+    }
+    /// The O= directory for [`Self::kernel`] and [`Self::flavor`].
     pub fn build_dir(&self) -> PathBuf {
-        match &self.user_kernel {
-            None => self.data().join("build"),
+        let base = match &self.user_kernel {
+            None => "build".to_string(),
             Some(k) => {
                 let name: String = k
                     .to_string_lossy()
                     .chars()
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                     .collect();
-                self.data().join(format!("build-{name}"))
+                format!("build-{name}")
             }
+        };
+        match self.flavor {
+            Flavor::Test => self.data().join(base),
+            Flavor::Bench => self.data().join(format!("{base}-bench")),
         }
     }
     /// Logs and results of this repository's runs.

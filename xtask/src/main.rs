@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod bench;
 mod build;
 mod check;
 mod cmd;
@@ -61,6 +62,13 @@ enum Stage {
     },
     /// Boot the already built kernel and run the kselftests only.
     Guest {
+        #[arg(long, value_enum, default_value_t = test::Accel::Auto)]
+        accel: test::Accel,
+    },
+    /// Measure what the fence costs: the benchmark's kernel (no debugging
+    /// options), fence_bench in the guest, instructions counted by a QEMU
+    /// TCG plugin; ratios against the legacy misc device.
+    Bench {
         #[arg(long, value_enum, default_value_t = test::Accel::Auto)]
         accel: test::Accel,
     },
@@ -168,6 +176,7 @@ fn main() -> ExitCode {
         Stage::Build => build::run(&ctx),
         Stage::Test { accel } => full(&ctx, accel, &mut times),
         Stage::Guest { accel } => test::run(&ctx, accel),
+        Stage::Bench { accel } => bench::run(&ctx, accel),
         Stage::Check => check::run(&ctx),
         Stage::Export => export::run(&ctx),
         Stage::Ci => ci(&ctx, &mut times),

@@ -36,7 +36,7 @@ fn bzimage(ctx: &Ctx) -> PathBuf {
 }
 
 /// Decides KVM or TCG. A probe boot's verdict is cached per host kernel.
-fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
+pub fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
     match want {
         Accel::Tcg => return Ok(false),
         Accel::Kvm => return Ok(true),
@@ -63,7 +63,7 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
         }
     }
     let s = Step::start("probing KVM with a short boot");
-    let o = vng(ctx, true, &[], "echo CDEV-SYNC-KVM-OK")
+    let o = vng(ctx, true, GUEST_OUT, &[], "echo CDEV-SYNC-KVM-OK", None)
         .timeout(PROBE_TIMEOUT)
         .spawn_logged(log)?;
     let ok = o.success()
@@ -87,7 +87,16 @@ fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
 /// read/write directory only at a path inside one of its overlays (/tmp).
 const GUEST_OUT: &str = "/tmp/cdev-sync-out";
 
-fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
+/// virtme-ng on the built kernel: `rwdirs` appear in the guest at
+/// `guest_out`, `qemu` is passed to QEMU as is.
+pub fn vng(
+    ctx: &Ctx,
+    kvm: bool,
+    guest_out: &str,
+    rwdirs: &[&Path],
+    exec: &str,
+    qemu: Option<&str>,
+) -> Cmd {
     // kasan_multi_shot: every bad access is reported, not only the first,
     // so that the negative control sees each of its use-after-frees.
     let mut s = format!(
@@ -98,7 +107,10 @@ fn vng(ctx: &Ctx, kvm: bool, rwdirs: &[&Path], exec: &str) -> Cmd {
         s.push_str(" --disable-kvm");
     }
     for d in rwdirs {
-        s.push_str(&format!(" --rwdir '{GUEST_OUT}={}'", d.display()));
+        s.push_str(&format!(" --rwdir '{guest_out}={}'", d.display()));
+    }
+    if let Some(q) = qemu {
+        s.push_str(&format!(" --qemu-opts '{q}'"));
     }
     s.push_str(&format!(" --exec '{exec}'"));
     ctx.tool(&ctx.build_dir(), &s)
@@ -354,9 +366,16 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
         if kvm { "KVM" } else { "TCG" },
         console.display()
     ));
-    let o = vng(ctx, kvm, &[&out], &format!("sh {}", script.display()))
-        .timeout(GUEST_TIMEOUT)
-        .spawn_logged(&console)?;
+    let o = vng(
+        ctx,
+        kvm,
+        GUEST_OUT,
+        &[&out],
+        &format!("sh {}", script.display()),
+        None,
+    )
+    .timeout(GUEST_TIMEOUT)
+    .spawn_logged(&console)?;
     let boot = s.done();
     let console_text = fs::read_to_string(&console).unwrap_or_default();
     if o.timed_out {

@@ -4,9 +4,10 @@
  *
  * The module creates one platform device per registration kind and a
  * platform driver bound to them, and a spare platform device that it does
- * not bind, for other drivers under test (through driver_override); user space unbinds and rebinds a device
- * through /sys/bus/platform/drivers/test_chardev/{unbind,bind} while it
- * holds files of the device open. The per-device state is devm-allocated,
+ * not bind, for other drivers under test (through driver_override); user
+ * space unbinds and rebinds a device through
+ * /sys/bus/platform/drivers/test_chardev/{unbind,bind} while it holds files
+ * of the device open. The per-device state is devm-allocated,
  * so it is freed when remove() returns: any file operation that reaches the
  * driver afterwards is a use-after-free, which KASAN reports. The state also
  * carries a magic value that remove() overwrites, so that a late access is

@@ -100,9 +100,9 @@ pub mod events {
 ///
 /// True once the synchronous unregistration of the device has started; for the wait conditions
 /// of file operations that sleep, which [`FileOperations::cancel`] wakes. `file` must be a file
-/// of a device registered in sync mode ([`SyncRegistration`] or
-/// [`MiscDeviceRegistration::register_sync`](crate::miscdevice::MiscDeviceRegistration::register_sync));
-/// for any other file this returns `false` (and warns once).
+/// of a device registered in sync mode ([`SyncRegistration`], or a misc device of
+/// [`register_sync`](crate::miscdevice::MiscDeviceRegistration::register_sync)); for any other
+/// file this returns `false` (and warns once).
 pub fn is_revoked(file: &File) -> bool {
     // SAFETY: `file` is a valid file for the duration of the call.
     unsafe { bindings::fenced_fops_revoked(file.as_ptr()) }

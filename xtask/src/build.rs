@@ -15,8 +15,8 @@ use crate::kconfig;
 pub const SELFTEST: &str = "chardev";
 
 /// The fragments, in merge order. The test kernel: the guest's needs, the
-/// debugging options, then the series' own kselftest `config` (the kernel
-/// convention). The benchmark's kernel: the guest's needs and the test
+/// debugging options, the drivers the series converts, then the series' own
+/// kselftest `config` (the kernel convention). The benchmark's kernel: the guest's needs and the test
 /// driver, without the debugging options, which multiply the cost of every
 /// lock and memory access the benchmark measures.
 pub fn fragments(ctx: &Ctx) -> Vec<PathBuf> {
@@ -29,6 +29,7 @@ pub fn fragments(ctx: &Ctx) -> Vec<PathBuf> {
     let mut v = vec![
         ctx.repo.join("xtask/kconfig/guest.config"),
         ctx.repo.join("xtask/kconfig/debug.config"),
+        ctx.repo.join("xtask/kconfig/converted.config"),
     ];
     let st = ctx
         .kernel()

@@ -27,10 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kselftest.h"
 #include "test_chardev.h"
 
 /* nopl 0x4344xxxx(%rax): the plugin counts between START and STOP. */
-#define MARK(code) asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440000 + " #code ::: "memory")
+#define MARK(code) \
+	do { \
+		asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440000 + " #code \
+			     ::: "memory"); \
+	} while (0)
 #define MARK_START()	MARK(1)
 #define MARK_STOP()	MARK(2)
 
@@ -48,7 +53,7 @@ static const struct kind {
 	{ "srcu", "/dev/test_chardev_sync_misc_srcu", 2 },
 };
 
-#define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+#define NR_KINDS ARRAY_SIZE(kinds)
 
 static void die(const char *what)
 {
@@ -106,10 +111,10 @@ static void set_bound(int id, bool bound)
 	sysfs_write(bound ? TEST_CHARDEV_DRIVER "/bind" : TEST_CHARDEV_DRIVER "/unbind", name);
 }
 
-enum op { OP_IOCTL, OP_READ };
+enum bench_op { OP_IOCTL, OP_READ };
 static const char * const op_names[] = { "ioctl", "read" };
 
-static inline void do_op(int fd, enum op op)
+static inline void do_op(int fd, enum bench_op op)
 {
 	char c;
 
@@ -131,7 +136,7 @@ static void pin_to(int cpu)
 }
 
 /* Instructions per operation, for the plugin: one marked stretch each. */
-static void count_ops(const struct kind *k, enum op op)
+static void count_ops(const struct kind *k, enum bench_op op)
 {
 	int fd = open_node(k->node), r, i;
 
@@ -151,7 +156,7 @@ static void count_ops(const struct kind *k, enum op op)
 struct worker {
 	pthread_t t;
 	int fd;
-	enum op op;
+	enum bench_op op;
 	int cpu;
 	pthread_barrier_t *start;
 	long long ns;
@@ -183,7 +188,7 @@ static void *worker_fn(void *arg)
 }
 
 /* Wall-clock ns per operation with @nthreads, on one file or one each. */
-static void time_ops(const struct kind *k, enum op op, int nthreads, bool shared)
+static void time_ops(const struct kind *k, enum bench_op op, int nthreads, bool shared)
 {
 	struct worker w[64];
 	long long v[REPEATS];
@@ -324,7 +329,7 @@ int main(int argc, char **argv)
 
 	if (access(TEST_CHARDEV_DRIVER, F_OK)) {
 		fprintf(stderr, "fence_bench: no test_chardev driver: needs CONFIG_TEST_CHARDEV\n");
-		return 4;	/* KSFT_SKIP */
+		return KSFT_SKIP;
 	}
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		die("setrlimit");
@@ -349,7 +354,7 @@ int main(int argc, char **argv)
 		}
 
 	for (k = 0; k < NR_KINDS; k++) {
-		for (f = 0; f < sizeof(files) / sizeof(files[0]); f++)
+		for (f = 0; f < ARRAY_SIZE(files); f++)
 			time_unbind(&kinds[k], files[f], 0);
 		/* Calls into an unbound legacy device are use-after-frees. */
 		if (k)

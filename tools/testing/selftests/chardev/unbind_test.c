@@ -150,10 +150,10 @@ FIXTURE(unbind)
 };
 
 /* What a driver under test does not implement. */
-#define LACKS_LLSEEK	(1 << 0)	/* no ->llseek */
-#define LACKS_POLL	(1 << 1)	/* no ->poll */
-#define LACKS_SLEEP	(1 << 2)	/* read never sleeps */
-#define LACKS_DRIVER_FOPS (1 << 3)	/* no TEST_CHARDEV_IOC_DRIVER_FOPS */
+#define LACKS_LLSEEK	0x1	/* no ->llseek */
+#define LACKS_POLL	0x2	/* no ->poll */
+#define LACKS_SLEEP	0x4	/* read never sleeps */
+#define LACKS_DRIVER_FOPS 0x8	/* no TEST_CHARDEV_IOC_DRIVER_FOPS */
 
 FIXTURE_VARIANT(unbind)
 {

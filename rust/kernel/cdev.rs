@@ -52,11 +52,14 @@ use core::marker::PhantomPinned;
 
 /// How the file operations of a sync device are fenced against its unregistration.
 ///
-/// Both give the same guarantees; they differ in cost.
+/// Both give the same guarantees; they differ in cost. Measured on x86_64, as
+/// `Documentation/driver-api/sync_unregister.rst` details: a no-op `ioctl()` through a legacy
+/// misc device takes 306 instructions, the rwsem fence adds 69 and the SRCU fence 61.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Fence {
     /// A read-write semaphore: every file operation takes it for reading, the unregistration
-    /// for writing. Quick to unregister; file operations share one cache line.
+    /// for writing. The unregistration costs what a legacy one does; file operations share the
+    /// semaphore's cache line across CPUs.
     #[default]
     Rwsem,
     /// Sleepable RCU: file operations only touch per-CPU counters; the unregistration waits for

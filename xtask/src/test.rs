@@ -110,7 +110,8 @@ pub fn vng(
         s.push_str(&format!(" --rwdir '{guest_out}={}'", d.display()));
     }
     if let Some(q) = qemu {
-        s.push_str(&format!(" --qemu-opts '{q}'"));
+        // With '=': the value starts with a dash.
+        s.push_str(&format!(" --qemu-opts='{q}'"));
     }
     s.push_str(&format!(" --exec '{exec}'"));
     ctx.tool(&ctx.build_dir(), &s)

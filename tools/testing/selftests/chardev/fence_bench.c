@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -105,9 +106,12 @@ static void sysfs_write(const char *path, const char *val)
 
 static void set_bound(int id, bool bound)
 {
-	char name[32];
+	char name[32], path[PATH_MAX];
 
 	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
+	snprintf(path, sizeof(path), TEST_CHARDEV_DRIVER "/%s", name);
+	if (bound && !access(path, F_OK))
+		return;		/* already bound */
 	sysfs_write(bound ? TEST_CHARDEV_DRIVER "/bind" : TEST_CHARDEV_DRIVER "/unbind", name);
 }
 

@@ -50,8 +50,19 @@ pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
 }
 
 fn is_shortlog_head(l: &str) -> bool {
-    // "Jane Doe (3):"
-    l.ends_with("):") && !l.starts_with(' ') && l.contains(" (")
+    // "Jane Doe (3):": a number in the parentheses, nothing after them.
+    let Some(body) = l.strip_suffix("):") else {
+        return false;
+    };
+    match body.rsplit_once(" (") {
+        Some((name, n)) => {
+            !l.starts_with(' ')
+                && !name.is_empty()
+                && !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 pub fn run(ctx: &Ctx) -> Result<()> {
@@ -176,6 +187,15 @@ Second paragraph.
 A U Thor (1):
   cdev: x
 ";
+
+    #[test]
+    fn shortlog_head_needs_a_count() {
+        assert!(is_shortlog_head("Jane Doe (3):"));
+        assert!(is_shortlog_head("Seed f7589772 maintainers (17):"));
+        assert!(!is_shortlog_head("the targets I had set (SRCU <= 30, rwsem <= 40):"));
+        assert!(!is_shortlog_head("  indented (2):"));
+        assert!(!is_shortlog_head("(2):"));
+    }
 
     #[test]
     fn cover_text_survives_export() {

@@ -31,14 +31,16 @@
 #include "../kselftest.h"
 #include "test_chardev.h"
 
-/* nopl 0x4344xxxx(%rax): the plugin counts between START and STOP. */
-#define MARK(code) \
-	do { \
-		asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440000 + " #code \
-			     ::: "memory"); \
-	} while (0)
-#define MARK_START()	MARK(1)
-#define MARK_STOP()	MARK(2)
+/* nopl 0x43440001(%rax) and 0x43440002(%rax): the plugin counts in between. */
+static inline void mark_start(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440001" ::: "memory");
+}
+
+static inline void mark_stop(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440002" ::: "memory");
+}
 
 #define REPEATS		7	/* median and spread over these */
 #define OPS		20000	/* operations per timed repeat */
@@ -149,10 +151,10 @@ static void count_ops(const struct kind *k, enum bench_op op)
 	for (r = 0; r < REPEATS; r++) {
 		printf("mark insns.%s.%s %d\n", op_names[op], k->name, COUNTED_OPS);
 		fflush(stdout);
-		MARK_START();
+		mark_start();
 		for (i = 0; i < COUNTED_OPS; i++)
 			do_op(fd, op);
-		MARK_STOP();
+		mark_stop();
 	}
 	close(fd);
 }
@@ -261,9 +263,9 @@ static void time_unbind(const struct kind *k, int nfiles, int busy)
 		printf("mark insns.unbind.%s.%dfiles.%dbusy 1\n", k->name, nfiles, busy);
 		fflush(stdout);
 		t0 = now_ns();
-		MARK_START();
+		mark_start();
 		set_bound(k->id, false);
-		MARK_STOP();
+		mark_stop();
 		v[r] = now_ns() - t0;
 		if (busy) {
 			atomic_store(&stop, true);

@@ -511,6 +511,59 @@ impl<T: FileOperations> SyncRegistration<T> {
         0
     }
 
+    /// Runs `op` with the device's data, the bound parent, the data of the open `file` and
+    /// `file`, for the file operations that only get a file.
+    ///
+    /// # Safety
+    ///
+    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    unsafe fn on_file<R>(
+        file: *mut bindings::file,
+        op: impl for<'a> FnOnce(
+            &'a T,
+            &'a Device<Bound>,
+            <T::Ptr as ForeignOwnable>::Borrowed<'a>,
+            &'a File,
+        ) -> R,
+    ) -> R {
+        // SAFETY: The call is fenced (the requirements of this function).
+        let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
+        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let f = unsafe { File::from_raw_file(file) };
+        op(this, dev, ptr, f)
+    }
+
+    /// Runs `op` with the device's data, the bound parent, the file and `kiocb`, for
+    /// `read_iter` and `write_iter`.
+    ///
+    /// # Safety
+    ///
+    /// A fenced call with a valid `kiocb` of an open file of a `SyncRegistration<T>`.
+    unsafe fn on_kiocb(
+        kiocb: *mut bindings::kiocb,
+        op: impl FnOnce(&T, &Device<Bound>, &File, Kiocb<'_, T::Ptr>) -> Result<usize>,
+    ) -> isize {
+        // SAFETY: The call is fenced (the requirements of this function).
+        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
+        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
+        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
+        // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
+        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
+        match op(this, dev, file, kiocb) {
+            Ok(n) => n as isize,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    fn to_c_long(ret: Result<isize>) -> c_long {
+        match ret {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
     /// # Safety
     ///
     /// A fenced call with a valid `kiocb` of a file of a `SyncRegistration<T>`, and an
@@ -519,18 +572,10 @@ impl<T: FileOperations> SyncRegistration<T> {
         kiocb: *mut bindings::kiocb,
         iter: *mut bindings::iov_iter,
     ) -> isize {
-        // SAFETY: The call is fenced.
-        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
-        // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
-        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
         // SAFETY: A valid `iov_iter` for writing.
         let iov = unsafe { IovIterDest::from_raw(iter) };
-        match this.read_iter(dev, file, kiocb, iov) {
-            Ok(n) => n as isize,
-            Err(err) => err.to_errno() as isize,
-        }
+        // SAFETY: A fenced call with a valid `kiocb`.
+        unsafe { Self::on_kiocb(kiocb, |this, dev, f, k| this.read_iter(dev, f, k, iov)) }
     }
 
     /// # Safety
@@ -541,34 +586,20 @@ impl<T: FileOperations> SyncRegistration<T> {
         kiocb: *mut bindings::kiocb,
         iter: *mut bindings::iov_iter,
     ) -> isize {
-        // SAFETY: The call is fenced.
-        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
-        // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
-        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
         // SAFETY: A valid `iov_iter` for reading.
         let iov = unsafe { IovIterSource::from_raw(iter) };
-        match this.write_iter(dev, file, kiocb, iov) {
-            Ok(n) => n as isize,
-            Err(err) => err.to_errno() as isize,
-        }
+        // SAFETY: A fenced call with a valid `kiocb`.
+        unsafe { Self::on_kiocb(kiocb, |this, dev, f, k| this.write_iter(dev, f, k, iov)) }
     }
 
     /// # Safety
     ///
     /// A fenced call on an open file of a `SyncRegistration<T>`.
     unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
-        // SAFETY: The call is fenced.
-        let (this, dev) = unsafe { Self::from_file(file) };
-        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
-        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let f = unsafe { File::from_raw_file(file) };
-        match this.ioctl(dev, ptr, f, cmd, arg) {
-            Ok(ret) => ret as c_long,
-            Err(err) => err.to_errno() as c_long,
-        }
+        // SAFETY: A fenced call on an open file.
+        Self::to_c_long(unsafe {
+            Self::on_file(file, |this, dev, ptr, f| this.ioctl(dev, ptr, f, cmd, arg))
+        })
     }
 
     /// # Safety
@@ -580,16 +611,12 @@ impl<T: FileOperations> SyncRegistration<T> {
         cmd: c_uint,
         arg: c_ulong,
     ) -> c_long {
-        // SAFETY: The call is fenced.
-        let (this, dev) = unsafe { Self::from_file(file) };
-        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
-        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let f = unsafe { File::from_raw_file(file) };
-        match this.compat_ioctl(dev, ptr, f, cmd, arg) {
-            Ok(ret) => ret as c_long,
-            Err(err) => err.to_errno() as c_long,
-        }
+        // SAFETY: A fenced call on an open file.
+        Self::to_c_long(unsafe {
+            Self::on_file(file, |this, dev, ptr, f| {
+                this.compat_ioctl(dev, ptr, f, cmd, arg)
+            })
+        })
     }
 
     /// # Safety
@@ -600,15 +627,10 @@ impl<T: FileOperations> SyncRegistration<T> {
         file: *mut bindings::file,
         table: *mut bindings::poll_table,
     ) -> bindings::__poll_t {
-        // SAFETY: The call is fenced.
-        let (this, dev) = unsafe { Self::from_file(file) };
-        // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
-        let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let f = unsafe { File::from_raw_file(file) };
         // SAFETY: `table` is null or valid for the duration of the call.
         let table = unsafe { PollTable::from_raw(table) };
-        this.poll(dev, ptr, f, table)
+        // SAFETY: A fenced call on an open file.
+        unsafe { Self::on_file(file, |this, dev, ptr, f| this.poll(dev, ptr, f, table)) }
     }
 
     const VTABLE: bindings::file_operations = bindings::file_operations {

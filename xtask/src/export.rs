@@ -192,7 +192,9 @@ A U Thor (1):
     fn shortlog_head_needs_a_count() {
         assert!(is_shortlog_head("Jane Doe (3):"));
         assert!(is_shortlog_head("Seed f7589772 maintainers (17):"));
-        assert!(!is_shortlog_head("the targets I had set (SRCU <= 30, rwsem <= 40):"));
+        assert!(!is_shortlog_head(
+            "the targets I had set (SRCU <= 30, rwsem <= 40):"
+        ));
         assert!(!is_shortlog_head("  indented (2):"));
         assert!(!is_shortlog_head("(2):"));
     }

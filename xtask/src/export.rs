@@ -14,20 +14,16 @@ use crate::ctx::Ctx;
 use crate::overlay;
 use crate::setup::BASE_TAG;
 
-/// Carries the subject and blurb of the previous cover letter into a fresh
-/// `format-patch --cover-letter` template.
-pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
-    let Some(old) = old else {
-        return fresh.to_string();
-    };
-    let subject = old
+/// The subject (without the `[PATCH 00/N]` prefix) and the blurb of a
+/// cover letter: the text between the headers and the shortlog (a line
+/// "Name (N):").
+pub fn cover_parts(cover: &str) -> (Option<String>, String) {
+    let subject = cover
         .lines()
         .find_map(|l| l.strip_prefix("Subject: "))
         .and_then(|s| s.split_once("] ").map(|(_, t)| t.to_string()));
-    // The blurb: from the first blank line after the headers to the
-    // shortlog (a line "Name (N):").
-    let body_start = old.find("\n\n").map(|i| i + 2).unwrap_or(0);
-    let rest = &old[body_start..];
+    let body_start = cover.find("\n\n").map(|i| i + 2).unwrap_or(0);
+    let rest = &cover[body_start..];
     let end = rest
         .lines()
         .scan(0usize, |pos, l| {
@@ -38,13 +34,22 @@ pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
         .find(|(_, l)| is_shortlog_head(l))
         .map(|(p, _)| p)
         .unwrap_or(rest.len());
-    let blurb = rest[..end].trim_end();
+    (subject, rest[..end].trim_end().to_string())
+}
+
+/// Carries the subject and blurb of the previous cover letter into a fresh
+/// `format-patch --cover-letter` template.
+pub fn keep_cover_text(fresh: &str, old: Option<&str>) -> String {
+    let Some(old) = old else {
+        return fresh.to_string();
+    };
+    let (subject, blurb) = cover_parts(old);
     let mut s = fresh.to_string();
     if let Some(subj) = subject {
         s = s.replace("*** SUBJECT HERE ***", &subj);
     }
     if !blurb.is_empty() && !blurb.contains("*** BLURB HERE ***") {
-        s = s.replace("*** BLURB HERE ***", blurb);
+        s = s.replace("*** BLURB HERE ***", &blurb);
     }
     s
 }

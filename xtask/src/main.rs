@@ -20,6 +20,7 @@ mod kconfig;
 mod kernlog;
 mod ktap;
 mod overlay;
+mod send;
 mod setup;
 mod test;
 
@@ -76,6 +77,10 @@ enum Stage {
     Check,
     /// Write the work tree's commits back to patches/, series and the overlay.
     Export,
+    /// The series as mails with b4 (To/Cc from get_maintainer.pl), written
+    /// to target/xtask/send/mails and not sent; checks they `git am` back
+    /// onto the base to the series' tree.
+    Send,
     /// Every test of the repository: the xtask's unit tests, check, test.
     Ci,
 }
@@ -179,6 +184,7 @@ fn main() -> ExitCode {
         Stage::Bench { accel } => bench::run(&ctx, accel),
         Stage::Check => check::run(&ctx),
         Stage::Export => export::run(&ctx),
+        Stage::Send => send::run(&ctx),
         Stage::Ci => ci(&ctx, &mut times),
     });
     if !times.is_empty() {

@@ -15,7 +15,8 @@ use crate::ctx::{Ctx, Toolchain};
 
 const MIRROR: &str = "http://deb.debian.org/debian";
 
-/// What the toolchain root holds. Changing this list remakes the root.
+/// What the toolchain root holds. Packages added to this list are installed
+/// into the existing root; any other change remakes it.
 pub const PACKAGES: &[&str] = &[
     "build-essential",
     "bc",
@@ -48,6 +49,7 @@ pub const PACKAGES: &[&str] = &[
     "udev",
     "iproute2",
     "procps",
+    "b4",
 ];
 /// From trixie-backports: the base kernel source.
 pub const BACKPORTS: &[&str] = &["linux-source-7.3"];
@@ -60,6 +62,22 @@ pub const BASE_TAG: &str = "cdev-sync-base";
 
 fn stamp_text() -> String {
     format!("{}\n{}\n", PACKAGES.join(" "), BACKPORTS.join(" "))
+}
+
+/// The packages of `PACKAGES` that a root made from the stamp `old` lacks,
+/// when that is the only difference (same backports, nothing removed).
+fn added_packages(old: &str) -> Option<Vec<&'static str>> {
+    let mut lines = old.lines();
+    let had: Vec<&str> = lines.next()?.split_whitespace().collect();
+    if lines.next()? != BACKPORTS.join(" ") || had.iter().any(|p| !PACKAGES.contains(p)) {
+        return None;
+    }
+    let added: Vec<&'static str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !had.contains(p))
+        .collect();
+    (!added.is_empty()).then_some(added)
 }
 
 pub fn run(ctx: &Ctx) -> Result<()> {
@@ -75,9 +93,32 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 
 fn trixie_root(ctx: &Ctx, log: &Path) -> Result<()> {
     let root = ctx.root();
-    if fs::read_to_string(ctx.ready_stamp()).ok().as_deref() == Some(&stamp_text()) {
+    let old = fs::read_to_string(ctx.ready_stamp()).ok();
+    if old.as_deref() == Some(&stamp_text()) {
         guest_fixups(&root)?;
         println!("==> toolchain root {} is ready", root.display());
+        return Ok(());
+    }
+    if let Some(added) = old.as_deref().and_then(added_packages) {
+        let _m = ctx.enter()?;
+        let s = Step::start(format!(
+            "apt-get install {} added package(s) in the root: {}",
+            added.len(),
+            added.join(" ")
+        ));
+        ctx.tool(
+            Path::new("/"),
+            &format!(
+                "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+                 apt-get install -y -q --no-install-recommends {} && apt-get clean",
+                added.join(" ")
+            ),
+        )
+        .run_logged(log)
+        .context("installing the added packages failed: is Debian's archive reachable?")?;
+        s.done();
+        guest_fixups(&root)?;
+        fs::write(ctx.ready_stamp(), stamp_text())?;
         return Ok(());
     }
     if !nix_is_root() {
@@ -342,6 +383,19 @@ fn unmount_below(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_added_to_the_list() {
+        let all = PACKAGES.join(" ");
+        let bp = BACKPORTS.join(" ");
+        let without_b4 = all.replace(" b4", "");
+        assert_eq!(added_packages(&format!("{without_b4}\n{bp}\n")), Some(vec!["b4"]));
+        // Nothing added, a package removed, other backports: not an update.
+        assert_eq!(added_packages(&format!("{all}\n{bp}\n")), None);
+        assert_eq!(added_packages(&format!("{all} nano\n{bp}\n")), None);
+        assert_eq!(added_packages(&format!("{without_b4}\nlinux-source-7.2\n")), None);
+        assert_eq!(added_packages(""), None);
+    }
 
     #[test]
     fn debian_ignore_block_is_dropped() {

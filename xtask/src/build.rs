@@ -44,11 +44,14 @@ pub fn jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn make(ctx: &Ctx, targets: &str) -> crate::cmd::Cmd {
+/// `make` in the kernel tree. Rust is compiled by clippy-driver
+/// (`CLIPPY=1`, the same code as rustc plus the lints) in every build, so
+/// that the clippy gate of `check` and the test build share their objects.
+pub fn make(ctx: &Ctx, targets: &str) -> crate::cmd::Cmd {
     ctx.tool(
         &ctx.kernel(),
         &format!(
-            "make O='{}' LLVM=1 CC='ccache clang' -j{} {targets}",
+            "make O='{}' LLVM=1 CC='ccache clang' CLIPPY=1 -j{} {targets}",
             ctx.build_dir().display(),
             jobs()
         ),
@@ -85,7 +88,7 @@ pub fn kselftest_dir(ctx: &Ctx) -> PathBuf {
     ctx.build_dir().join("kselftest-install")
 }
 
-fn kselftests(ctx: &Ctx, log: &Path) -> Result<()> {
+pub fn kselftests(ctx: &Ctx, log: &Path) -> Result<()> {
     let dir = ctx
         .kernel()
         .join(format!("tools/testing/selftests/{SELFTEST}"));
@@ -112,7 +115,7 @@ fn kselftests(ctx: &Ctx, log: &Path) -> Result<()> {
     Ok(())
 }
 
-fn config(ctx: &Ctx, log: &Path) -> Result<()> {
+pub fn config(ctx: &Ctx, log: &Path) -> Result<()> {
     let b = ctx.build_dir();
     let frags = fragments(ctx);
     let mut texts = Vec::new();

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `check`: the cheap gates. `series` matches `patches/`, the series applies,
-//! the overlay equals what it creates, checkpatch --strict is clean.
+//! `check`: the gates of the series. The cheap ones: `series` matches
+//! `patches/`, the series applies, the overlay equals what it creates,
+//! every new file has a MAINTAINERS section, kernel-doc and checkpatch
+//! --strict are clean. Then the build gates ([`crate::bisect`]): every patch
+//! builds on its own without warnings in the series' files (clippy
+//! included), rustfmtcheck and rustdoc.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -55,7 +59,7 @@ pub fn checkpatch_counts(out: &str) -> (usize, usize, usize) {
     (c("ERROR:"), c("WARNING:"), c("CHECK:"))
 }
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
     let mut failures = Vec::new();
 
     let files: Vec<String> = match fs::read_dir(ctx.patches()) {
@@ -156,6 +160,24 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             ));
         }
     }
+    s.done();
+    if !builds {
+        if !failures.is_empty() {
+            bail!("check failed:\n  {}", failures.join("\n  "));
+        }
+        println!("check: the cheap gates passed; the build gates (every patch builds, clippy, rustfmtcheck, rustdoc) were NOT run (--no-build)");
+        return Ok(());
+    }
+    let s = Step::start(format!(
+        "build gates: each of the {} patches built in order (kernel, CLIPPY=1; kselftests and rustfmtcheck where it touches them), then rustdoc; logs in {}",
+        patches.len(),
+        ctx.target().join("bisect").display()
+    ));
+    let rep = crate::bisect::run(ctx, &patches, &texts)?;
+    for l in &rep.lines {
+        println!("    {l}");
+    }
+    failures.extend(rep.failures);
     s.done();
     if !failures.is_empty() {
         bail!("check failed:\n  {}", failures.join("\n  "));

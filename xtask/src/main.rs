@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod apply;
 mod bench;
+mod bisect;
 mod build;
 mod check;
 mod cmd;
@@ -73,15 +74,21 @@ enum Stage {
         #[arg(long, value_enum, default_value_t = test::Accel::Auto)]
         accel: test::Accel,
     },
-    /// The cheap gates: series vs patches/, overlay, checkpatch --strict.
-    Check,
+    /// The gates: series vs patches/, overlay, MAINTAINERS, kernel-doc,
+    /// checkpatch --strict; then every patch builds on its own (clippy
+    /// included), rustfmtcheck, rustdoc.
+    Check {
+        /// Only the cheap gates: skip the build of every patch and rustdoc.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Write the work tree's commits back to patches/, series and the overlay.
     Export,
     /// The series as mails with b4 (To/Cc from get_maintainer.pl), written
     /// to target/xtask/send/mails and not sent; checks they `git am` back
     /// onto the base to the series' tree.
     Send,
-    /// Every test of the repository: the xtask's unit tests, check, test.
+    /// Every test of the repository: the xtask's unit tests, check, send, test.
     Ci,
 }
 
@@ -106,7 +113,7 @@ fn full(ctx: &Ctx, accel: test::Accel, times: &mut Vec<(&'static str, f64)>) -> 
 }
 
 /// Every test of the repository: the xtask's unit tests and lints, the
-/// series' gates, then the whole guest run.
+/// series' gates, the mails (not sent), then the whole guest run.
 fn ci(ctx: &Ctx, times: &mut Vec<(&'static str, f64)>) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     timed(times, "unit tests", || {
@@ -150,7 +157,8 @@ fn ci(ctx: &Ctx, times: &mut Vec<(&'static str, f64)>) -> Result<()> {
     if ctx.toolchain == Toolchain::Trixie {
         timed(times, "setup", || setup::run(ctx))?;
     }
-    timed(times, "check", || check::run(ctx))?;
+    timed(times, "check", || check::run(ctx, true))?;
+    timed(times, "send", || send::run(ctx))?;
     full(ctx, test::Accel::Auto, times)
 }
 
@@ -182,7 +190,7 @@ fn main() -> ExitCode {
         Stage::Test { accel } => full(&ctx, accel, &mut times),
         Stage::Guest { accel } => test::run(&ctx, accel),
         Stage::Bench { accel } => bench::run(&ctx, accel),
-        Stage::Check => check::run(&ctx),
+        Stage::Check { no_build } => check::run(&ctx, !no_build),
         Stage::Export => export::run(&ctx),
         Stage::Send => send::run(&ctx),
         Stage::Ci => ci(&ctx, &mut times),

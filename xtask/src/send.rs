@@ -199,7 +199,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         files.len(),
         mails.display()
     );
-    println!("    Subject: {}", header(&first, "Subject").unwrap_or_default());
+    println!(
+        "    Subject: {}",
+        header(&first, "Subject").unwrap_or_default()
+    );
     println!("    To ({}): {}", to.len(), to.join(", "));
     println!("    Cc ({}): {}", cc.len(), cc.join(", "));
     println!(
@@ -237,7 +240,12 @@ fn scratch_branch(kernel: &Path, scratch: &Path, head: &str, log: &Path) -> Resu
         .run_logged(log)?;
     let _ = g().args(["branch", "-q", "-D", BRANCH]).status_quiet();
     let _ = g()
-        .args(["config", "--local", "--remove-section", &format!("branch.{BRANCH}")])
+        .args([
+            "config",
+            "--local",
+            "--remove-section",
+            &format!("branch.{BRANCH}"),
+        ])
         .status_quiet();
     g().args(["checkout", "-q", "-b", BRANCH]).run_logged(log)?;
     g().args(["clean", "-q", "-fdx"]).run_logged(log)?;
@@ -299,7 +307,10 @@ To: not a header
         );
         assert_eq!(
             addresses(&header(MAIL, "cc").unwrap()),
-            ["linux-kernel@vger.kernel.org", "linux-kselftest@vger.kernel.org"]
+            [
+                "linux-kernel@vger.kernel.org",
+                "linux-kselftest@vger.kernel.org"
+            ]
         );
         assert_eq!(header(MAIL, "Reply-To"), None);
     }

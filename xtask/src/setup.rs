@@ -50,6 +50,8 @@ pub const PACKAGES: &[&str] = &[
     "iproute2",
     "procps",
     "b4",
+    "python3-sphinx",
+    "python3-yaml",
 ];
 /// From trixie-backports: the base kernel source.
 pub const BACKPORTS: &[&str] = &["linux-source-7.3"];
@@ -388,12 +390,18 @@ mod tests {
     fn packages_added_to_the_list() {
         let all = PACKAGES.join(" ");
         let bp = BACKPORTS.join(" ");
-        let without_b4 = all.replace(" b4", "");
-        assert_eq!(added_packages(&format!("{without_b4}\n{bp}\n")), Some(vec!["b4"]));
+        let without_b4 = all.replace(" b4 ", " ");
+        assert_eq!(
+            added_packages(&format!("{without_b4}\n{bp}\n")),
+            Some(vec!["b4"])
+        );
         // Nothing added, a package removed, other backports: not an update.
         assert_eq!(added_packages(&format!("{all}\n{bp}\n")), None);
         assert_eq!(added_packages(&format!("{all} nano\n{bp}\n")), None);
-        assert_eq!(added_packages(&format!("{without_b4}\nlinux-source-7.2\n")), None);
+        assert_eq!(
+            added_packages(&format!("{without_b4}\nlinux-source-7.2\n")),
+            None
+        );
         assert_eq!(added_packages(""), None);
     }
 

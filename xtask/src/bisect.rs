@@ -98,6 +98,46 @@ fn strip_to(loc: &str, files: &BTreeSet<String>) -> String {
 pub struct Report {
     pub lines: Vec<String>,
     pub failures: Vec<String>,
+    /// The files the series touches: warnings about them fail the gates.
+    files: BTreeSet<String>,
+}
+
+impl Report {
+    /// One build's line, and a failure for the build failing or for each
+    /// warning `find` reads in its log about the series' files.
+    fn record(
+        &mut self,
+        name: &str,
+        r: Result<()>,
+        log: &Path,
+        start: Instant,
+        find: fn(&str, &BTreeSet<String>) -> Vec<String>,
+        ok: &str,
+    ) {
+        let secs = start.elapsed().as_secs_f64();
+        match r {
+            Ok(()) => {
+                let w = find(&fs::read_to_string(log).unwrap_or_default(), &self.files);
+                self.lines.push(format!(
+                    "{name}: {ok}, {} warning(s) about the series' files, {secs:.0} s",
+                    w.len()
+                ));
+                for x in &w {
+                    self.lines.push(format!("    {x}"));
+                    self.failures.push(format!("{name}: {x}"));
+                }
+            }
+            Err(e) => {
+                self.lines.push(format!(
+                    "{name}: FAILS: {e:#} ({secs:.0} s, log {})",
+                    log.display()
+                ));
+                self.lines.push(log_tail(log, 15));
+                self.failures
+                    .push(format!("{name} fails: {e:#} (log {})", log.display()));
+            }
+        }
+    }
 }
 
 /// Puts the work tree back on the series' branch when dropped.
@@ -121,6 +161,7 @@ pub fn run(ctx: &Ctx, patches: &[PathBuf], texts: &[String]) -> Result<Report> {
     let mut rep = Report {
         lines: Vec::new(),
         failures: Vec::new(),
+        files: texts.iter().flat_map(|t| touched_files(t)).collect(),
     };
 
     // The test kernel's configuration at the top of the series; each patch
@@ -144,7 +185,6 @@ pub fn run(ctx: &Ctx, patches: &[PathBuf], texts: &[String]) -> Result<Report> {
             commits.len()
         );
     }
-    let all_files: BTreeSet<String> = texts.iter().flat_map(|t| touched_files(t)).collect();
     let _back = BackToBranch(&kernel);
     for (i, (commit, (patch, text))) in commits
         .iter()
@@ -198,32 +238,8 @@ pub fn run(ctx: &Ctx, patches: &[PathBuf], texts: &[String]) -> Result<Report> {
             }
             Ok(())
         });
-        let secs = t.elapsed().as_secs_f64();
-        match r {
-            Ok(_) => {
-                let w = warnings_in(&fs::read_to_string(&log).unwrap_or_default(), &all_files);
-                rep.lines.push(format!(
-                    "{name}: builds ({}), {} warning(s), {secs:.0} s",
-                    what.join(" + "),
-                    w.len()
-                ));
-                for x in &w {
-                    rep.lines.push(format!("    {x}"));
-                    rep.failures.push(format!("{name}: {x}"));
-                }
-            }
-            Err(e) => {
-                rep.lines.push(format!(
-                    "{name}: FAILS: {e:#} ({secs:.0} s, log {})",
-                    log.display()
-                ));
-                rep.lines.push(log_tail(&log, 15));
-                rep.failures.push(format!(
-                    "{name} does not build on its own: {e:#} (log {})",
-                    log.display()
-                ));
-            }
-        }
+        let ok = format!("builds ({})", what.join(" + "));
+        rep.record(&name, r, &log, t, warnings_in, &ok);
     }
     drop(_back);
     // The top of the series with the test configuration again, as `build`
@@ -232,28 +248,9 @@ pub fn run(ctx: &Ctx, patches: &[PathBuf], texts: &[String]) -> Result<Report> {
 
     let log = dir.join("rustdoc.log");
     let t = Instant::now();
-    match build::make(ctx, "rustdoc").run_logged(&log) {
-        Ok(_) => {
-            let w = warnings_in(&fs::read_to_string(&log).unwrap_or_default(), &all_files);
-            rep.lines.push(format!(
-                "rustdoc: {} warning(s) in the series' files, {:.0} s",
-                w.len(),
-                t.elapsed().as_secs_f64()
-            ));
-            for x in &w {
-                rep.lines.push(format!("    {x}"));
-                rep.failures.push(format!("rustdoc: {x}"));
-            }
-        }
-        Err(e) => {
-            rep.lines.push(format!("rustdoc: FAILS: {e:#}"));
-            rep.failures.push(format!(
-                "make rustdoc failed: {e:#} (log {})",
-                log.display()
-            ));
-        }
-    }
-    docs(ctx, &all_files, &mut rep);
+    let r = build::make(ctx, "rustdoc").run_logged(&log).map(|_| ());
+    rep.record("rustdoc", r, &log, t, warnings_in, "built");
+    docs(ctx, &mut rep);
     Ok(rep)
 }
 
@@ -287,8 +284,8 @@ pub fn doc_warnings(log: &str, files: &BTreeSet<String>) -> Vec<String> {
 /// `make htmldocs` of the Documentation/ directories the series touches,
 /// in an `O=` directory of its own: no warning may name a file of the
 /// series (the page, or a source file whose kernel-doc it pulls in).
-fn docs(ctx: &Ctx, files: &BTreeSet<String>, rep: &mut Report) {
-    let dirs = sphinx_dirs(files);
+fn docs(ctx: &Ctx, rep: &mut Report) {
+    let dirs = sphinx_dirs(&rep.files);
     if dirs.is_empty() {
         return;
     }
@@ -305,28 +302,8 @@ fn docs(ctx: &Ctx, files: &BTreeSet<String>, rep: &mut Report) {
             ),
         )
         .run_logged(&log);
-    let secs = t.elapsed().as_secs_f64();
-    match r {
-        Ok(_) => {
-            let w = doc_warnings(&fs::read_to_string(&log).unwrap_or_default(), files);
-            rep.lines.push(format!(
-                "htmldocs (SPHINXDIRS={}): {} warning(s) about the series' files, {secs:.0} s",
-                dirs.join(" "),
-                w.len()
-            ));
-            for x in &w {
-                rep.lines.push(format!("    {x}"));
-                rep.failures.push(format!("htmldocs: {x}"));
-            }
-        }
-        Err(e) => {
-            rep.lines.push(format!("htmldocs: FAILS: {e:#}"));
-            rep.failures.push(format!(
-                "make htmldocs failed: {e:#} (log {})",
-                log.display()
-            ));
-        }
-    }
+    let name = format!("htmldocs (SPHINXDIRS={})", dirs.join(" "));
+    rep.record(&name, r.map(|_| ()), &log, t, doc_warnings, "built");
 }
 
 /// The test configuration for the checked-out tree, written to `.config`

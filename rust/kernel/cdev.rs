@@ -10,7 +10,8 @@
 //! files that are still open fail with `ENODEV` (poll reports `EPOLLERR | EPOLLHUP`) without
 //! reaching the driver. `release` still runs once for every successful open.
 //!
-//! [`SyncRegistration`] registers a char device under a bound parent device. Because its file
+//! [`SyncRegistration`] registers a char device of one or more minors, each with its device node,
+//! under a bound parent device. Because its file
 //! operations can only run while the registration exists, and the registration cannot outlive the
 //! parent's binding to its driver, every file operation is handed the parent as a
 //! [`&Device<Bound>`](Device<Bound>): it reaches device resources with [`Devres::access`], without
@@ -123,7 +124,9 @@ pub trait FileOperations: Sized + Send + Sync {
     type Ptr: ForeignOwnable + Send + Sync;
 
     /// Called when the device is opened; the returned pointer is the file's private data.
-    fn open(&self, dev: &Device<Bound>, file: &File) -> Result<Self::Ptr>;
+    ///
+    /// `minor` is the index of the opened node among the registration's minors, from 0.
+    fn open(&self, dev: &Device<Bound>, file: &File, minor: u32) -> Result<Self::Ptr>;
 
     /// Called when the last reference to an open file is dropped.
     ///
@@ -205,17 +208,62 @@ pub trait FileOperations: Sized + Send + Sync {
     }
 }
 
-/// The C side of a [`SyncRegistration`]: the char device region, the cdev and the node's device.
+/// The char device numbers of a [`SyncRegistration`].
 ///
 /// # Invariants
 ///
-/// - `devt` is the first of one char device number allocated with `alloc_chrdev_region()`.
-/// - `cdev` was allocated with `cdev_alloc_sync()` and added, with `dev`, by
-///   `cdev_device_add()`; `dev` is initialized, and holds a reference that is ours.
+/// `first` is the first of `count` char device numbers allocated with `alloc_chrdev_region()`.
+struct Region {
+    first: bindings::dev_t,
+    count: u32,
+}
+
+impl Region {
+    fn new(name: &'static CStr, count: u32) -> Result<Self> {
+        if count == 0 {
+            return Err(EINVAL);
+        }
+        let mut first: bindings::dev_t = 0;
+        // SAFETY: `first` is valid for writing and `name` is a valid C string that outlives the
+        // region.
+        to_result(unsafe {
+            bindings::alloc_chrdev_region(&mut first, 0, count, name.as_char_ptr())
+        })?;
+        // INVARIANT: The numbers were allocated above.
+        Ok(Self { first, count })
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, the numbers were allocated with
+        // `alloc_chrdev_region()`.
+        unsafe { bindings::unregister_chrdev_region(self.first, self.count) };
+    }
+}
+
+/// Drops our references to `devs`, which frees the devices that were never added.
+///
+/// # Safety
+///
+/// Each of `devs` is an initialized device holding a reference that is ours.
+unsafe fn put_devices(devs: &[*mut bindings::device]) {
+    for &dev in devs {
+        // SAFETY: The requirements of this function.
+        unsafe { bindings::put_device(dev) };
+    }
+}
+
+/// The C side of a [`SyncRegistration`]: the cdev and the devices of its nodes.
+///
+/// # Invariants
+///
+/// `cdev` was allocated with `cdev_alloc_sync()` and added with `cdev_add()` for the
+/// registration's numbers; `devs` are the devices of its nodes, one per number in order, each
+/// initialized, added, and holding a reference that is ours.
 struct Node {
-    devt: bindings::dev_t,
     cdev: *mut bindings::cdev,
-    dev: *mut bindings::device,
+    devs: KVec<*mut bindings::device>,
 }
 
 // SAFETY: The C functions `Node` calls on drop may be called from any thread.
@@ -223,21 +271,25 @@ unsafe impl Send for Node {}
 
 impl Drop for Node {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants, the cdev and the device were added together and are
-        // still registered. This returns once no file operation of the device runs; later calls
-        // fail with `ENODEV` without reaching the driver.
-        unsafe { bindings::cdev_device_del_sync(self.cdev, self.dev) };
-        // SAFETY: By the type invariants, this reference to `dev` is ours.
-        unsafe { bindings::put_device(self.dev) };
-        // SAFETY: By the type invariants, `devt` was allocated with `alloc_chrdev_region()`.
-        unsafe { bindings::unregister_chrdev_region(self.devt, 1) };
+        for &dev in self.devs.iter().rev() {
+            // SAFETY: By the type invariants, `dev` was added.
+            unsafe { bindings::device_del(dev) };
+        }
+        // SAFETY: By the type invariants, the cdev was added. This returns once no file
+        // operation of the device runs; later calls fail with `ENODEV` without reaching the
+        // driver.
+        unsafe { bindings::cdev_del_sync(self.cdev) };
+        // SAFETY: By the type invariants, these references are ours.
+        unsafe { put_devices(&self.devs) };
     }
 }
 
 /// A char device registered in sync mode under a bound parent device.
 ///
-/// Allocates one char device number, registers a cdev whose file operations are `T`'s and a
-/// device node named `name` (a child of the parent). Dropping the registration is the
+/// Allocates char device numbers, one for each minor, registers a cdev whose file operations
+/// are `T`'s for all of them, and a device node for each (children of the parent); the file
+/// operations tell the minors apart by the index [`FileOperations::open`] gets. Dropping the
+/// registration is the
 /// synchronous unregistration: it returns once no file operation of the device runs, after
 /// [`FileOperations::cancel`] woke the sleepers; files that stay open fail with `ENODEV` from
 /// then on, and [`FileOperations::release`] still runs for each. The registration is also
@@ -250,8 +302,8 @@ impl Drop for Node {
 ///
 /// # Examples
 ///
-/// A device under a faux parent, registered and dropped with each fence; the drop calls
-/// [`FileOperations::cancel`] before it waits.
+/// Devices under a faux parent, of one and of two minors, registered and dropped with each
+/// fence; the drop calls [`FileOperations::cancel`] before it waits.
 ///
 /// ```
 /// use core::sync::atomic::{AtomicU32, Ordering};
@@ -271,7 +323,7 @@ impl Drop for Node {
 /// impl FileOperations for Nop {
 ///     type Ptr = ();
 ///
-///     fn open(&self, _dev: &Device<Bound>, _file: &File) -> Result {
+///     fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result {
 ///         Ok(())
 ///     }
 ///
@@ -289,15 +341,32 @@ impl Drop for Node {
 ///     )?;
 ///     // The synchronous unregistration.
 ///     drop(reg);
+///
+///     // Nodes `rust_doctest_cdev_m0` and `rust_doctest_cdev_m1`.
+///     let reg = KBox::pin_init(
+///         SyncRegistration::with_minors(dev, c"rust_doctest_cdev_m", 2, fence, Ok(Nop)),
+///         GFP_KERNEL,
+///     )?;
+///     drop(reg);
 /// }
-/// assert_eq!(CANCELLED.load(Ordering::Relaxed), 2);
+/// assert_eq!(CANCELLED.load(Ordering::Relaxed), 4);
+///
+/// // A registration needs a minor.
+/// assert_eq!(
+///     KBox::pin_init(
+///         SyncRegistration::with_minors(dev, c"rust_doctest_cdev_z", 0, Fence::Rwsem, Ok(Nop)),
+///         GFP_KERNEL,
+///     )
+///     .err(),
+///     Some(EINVAL)
+/// );
 /// # Ok::<(), Error>(())
 /// ```
 ///
 /// # Invariants
 ///
 /// Until `node` is revoked, the registered cdev's fence was created with a pointer to `self` as
-/// its private data and cancel data.
+/// its private data and cancel data, and the cdev and its nodes use the numbers of `region`.
 #[pin_data]
 pub struct SyncRegistration<T: FileOperations> {
     // Dropped first: unregisters and waits for the file operations, which use `data` and
@@ -306,18 +375,53 @@ pub struct SyncRegistration<T: FileOperations> {
     #[pin]
     data: T,
     parent: ARef<Device>,
+    // Dropped after the node: the numbers are given back once the cdev is gone.
+    region: Region,
     #[pin]
     _pin: PhantomPinned,
 }
 
 impl<T: FileOperations> SyncRegistration<T> {
-    /// Registers a char device named `name` under `parent`, fenced by `fence`, with `data` as
-    /// the device's data.
+    /// Registers a char device of one minor, whose node is named `name`, under `parent`, fenced
+    /// by `fence`, with `data` as the device's data.
     ///
     /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced.
     pub fn new<'a>(
         parent: &'a Device<Bound>,
         name: &'static CStr,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        T: 'a,
+    {
+        Self::init(parent, name, 1, false, fence, data)
+    }
+
+    /// Registers a char device of `minors` minors under `parent`, fenced by `fence`, with `data`
+    /// as the device's data. The nodes are named `name` followed by the index of their minor,
+    /// from 0.
+    ///
+    /// Fails with `EINVAL` if `minors` is 0, and with `EOPNOTSUPP` if the file operations cannot
+    /// be fenced.
+    pub fn with_minors<'a>(
+        parent: &'a Device<Bound>,
+        name: &'static CStr,
+        minors: u32,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        T: 'a,
+    {
+        Self::init(parent, name, minors, true, fence, data)
+    }
+
+    fn init<'a>(
+        parent: &'a Device<Bound>,
+        name: &'static CStr,
+        minors: u32,
+        numbered: bool,
         fence: Fence,
         data: impl PinInit<T, Error> + 'a,
     ) -> impl PinInit<Self, Error> + 'a
@@ -330,62 +434,30 @@ impl<T: FileOperations> SyncRegistration<T> {
         try_pin_init!(&this in Self {
             data <- data,
             parent: dev.into(),
+            region: Region::new(name, minors)?,
             // Registered last: the file operations may run as soon as the cdev is added, and
-            // they use `data` and `parent`.
+            // they use `data`, `parent` and `region`.
             node: Devres::new(
                 dev,
-                // SAFETY: `this` is pinned, `data` and `parent` are initialized; `node` is
-                // dropped, and the device unregistered, before them and before the memory of
-                // `this` goes.
-                unsafe { Self::register(dev, name, fence, this.as_ptr()) },
+                // SAFETY: `this` is pinned, `data`, `parent` and `region` are initialized;
+                // `node` is dropped, and the device unregistered, before them and before the
+                // memory of `this` goes.
+                unsafe { Self::register(dev, name, numbered, fence, this.as_ptr()) },
             )?,
             _pin: PhantomPinned,
         })
     }
 
-    /// Allocates the char device number and registers the cdev and its node.
-    ///
-    /// # Safety
-    ///
-    /// `this` must point to a pinned `Self` whose `data` and `parent` are initialized, and must
-    /// stay valid until the returned [`Node`] is dropped.
-    unsafe fn register(
+    /// Allocates and initializes the device of the node of number `devt`, a child of `parent`,
+    /// named `name`, followed by `index` if given.
+    fn new_device(
         parent: &Device<Bound>,
         name: &'static CStr,
-        fence: Fence,
-        this: *mut Self,
-    ) -> Result<Node> {
-        let mut opts = fence.into_raw();
-        if T::HAS_CANCEL {
-            opts.cancel = Some(Self::cancel_callback);
-            opts.cancel_data = this.cast();
-        }
-
-        let mut devt: bindings::dev_t = 0;
-        // SAFETY: `devt` is valid for writing and `name` is a valid C string that outlives the
-        // region.
-        to_result(unsafe { bindings::alloc_chrdev_region(&mut devt, 0, 1, name.as_char_ptr()) })?;
-
-        // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
-        // (the safety requirements), and `opts` is only read during the call.
-        let cdev = unsafe { bindings::cdev_alloc_sync(Self::VTABLE_PTR, this.cast(), &opts) };
-        if let Err(err) = from_err_ptr(cdev) {
-            // SAFETY: `devt` was allocated above.
-            unsafe { bindings::unregister_chrdev_region(devt, 1) };
-            return Err(err);
-        }
-
-        let dev = KBox::<Opaque<bindings::device>>::new(Opaque::zeroed(), GFP_KERNEL);
-        let dev = match dev {
-            Ok(dev) => KBox::into_raw(dev).cast::<bindings::device>(),
-            Err(err) => {
-                // SAFETY: `cdev` is a valid cdev that was not added; this frees it.
-                unsafe { bindings::kobject_put(&raw mut (*cdev).kobj) };
-                // SAFETY: `devt` was allocated above.
-                unsafe { bindings::unregister_chrdev_region(devt, 1) };
-                return Err(err.into());
-            }
-        };
+        devt: bindings::dev_t,
+        index: Option<u32>,
+    ) -> Result<*mut bindings::device> {
+        let dev = KBox::<Opaque<bindings::device>>::new(Opaque::zeroed(), GFP_KERNEL)?;
+        let dev = KBox::into_raw(dev).cast::<bindings::device>();
 
         // SAFETY: `dev` is a zeroed `struct device` that we own; from here on it is freed by
         // `release_device()` when its last reference is put.
@@ -396,27 +468,107 @@ impl<T: FileOperations> SyncRegistration<T> {
             (*dev).release = Some(Self::release_device);
         }
 
-        // SAFETY: `dev` is initialized; the format takes one C string.
-        let mut ret =
-            unsafe { bindings::dev_set_name(dev, c"%s".as_char_ptr(), name.as_char_ptr()) };
-        if ret == 0 {
-            // SAFETY: `cdev` and `dev` are valid and not added yet.
-            ret = unsafe { bindings::cdev_device_add(cdev, dev) };
-        }
+        let ret = match index {
+            // SAFETY: `dev` is initialized; the format takes one C string.
+            None => unsafe { bindings::dev_set_name(dev, c"%s".as_char_ptr(), name.as_char_ptr()) },
+            // SAFETY: `dev` is initialized; the format takes a C string and an unsigned int.
+            Some(index) => unsafe {
+                bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), name.as_char_ptr(), index)
+            },
+        };
         if ret != 0 {
-            // SAFETY: Neither was added: drop the cdev and our reference to `dev`, which frees
-            // them, then the region.
+            // SAFETY: `dev` is initialized and the reference is ours.
+            unsafe { bindings::put_device(dev) };
+            return Err(Error::from_errno(ret));
+        }
+        Ok(dev)
+    }
+
+    /// Registers the cdev for the registration's numbers, and a node for each.
+    ///
+    /// # Safety
+    ///
+    /// `this` must point to a pinned `Self` whose `data`, `parent` and `region` are initialized,
+    /// and must stay valid until the returned [`Node`] is dropped.
+    unsafe fn register(
+        parent: &Device<Bound>,
+        name: &'static CStr,
+        numbered: bool,
+        fence: Fence,
+        this: *mut Self,
+    ) -> Result<Node> {
+        // SAFETY: `region` is initialized (the safety requirements).
+        let (first, count) = unsafe { ((*this).region.first, (*this).region.count) };
+
+        let mut opts = fence.into_raw();
+        if T::HAS_CANCEL {
+            opts.cancel = Some(Self::cancel_callback);
+            opts.cancel_data = this.cast();
+        }
+
+        let mut devs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        for index in 0..count {
+            let dev = Self::new_device(parent, name, first + index, numbered.then_some(index));
+            if let Err(err) = dev.and_then(|dev| {
+                devs.push_within_capacity(dev).map_err(|_| {
+                    // SAFETY: `dev` is initialized and the reference is ours.
+                    unsafe { bindings::put_device(dev) };
+                    ENOMEM
+                })
+            }) {
+                // SAFETY: Initialized devices whose references are ours.
+                unsafe { put_devices(&devs) };
+                return Err(err);
+            }
+        }
+
+        // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
+        // (the safety requirements), and `opts` is only read during the call.
+        let cdev = unsafe { bindings::cdev_alloc_sync(Self::VTABLE_PTR, this.cast(), &opts) };
+        if let Err(err) = from_err_ptr(cdev) {
+            // SAFETY: Initialized devices whose references are ours.
+            unsafe { put_devices(&devs) };
+            return Err(err);
+        }
+
+        // SAFETY: `cdev` is valid and not added; the first device is initialized. As
+        // `cdev_device_add()` does, the first node's device is the parent of the cdev, which
+        // holds a reference to it from `cdev_add()` on.
+        let ret = unsafe {
+            bindings::cdev_set_parent(cdev, &raw mut (*devs[0]).kobj);
+            bindings::cdev_add(cdev, first, count)
+        };
+        if ret != 0 {
+            // SAFETY: The cdev was not added, so it holds no reference to its parent: forget
+            // the parent and drop the cdev, which frees it, then the devices.
             unsafe {
+                (*cdev).kobj.parent = core::ptr::null_mut();
                 bindings::kobject_put(&raw mut (*cdev).kobj);
-                bindings::put_device(dev);
-                bindings::unregister_chrdev_region(devt, 1);
+                put_devices(&devs);
             }
             return Err(Error::from_errno(ret));
         }
 
-        // INVARIANT: `devt` was allocated, `cdev` and `dev` were added together, and the
-        // reference from `device_initialize()` is ours.
-        Ok(Node { devt, cdev, dev })
+        for (added, &dev) in devs.iter().enumerate() {
+            // SAFETY: `dev` is initialized and not added yet.
+            let ret = unsafe { bindings::device_add(dev) };
+            if ret != 0 {
+                // SAFETY: The first `added` devices and the cdev were added; remove them, then
+                // drop our references to the devices.
+                unsafe {
+                    for &dev in devs[..added].iter().rev() {
+                        bindings::device_del(dev);
+                    }
+                    bindings::cdev_del_sync(cdev);
+                    put_devices(&devs);
+                }
+                return Err(Error::from_errno(ret));
+            }
+        }
+
+        // INVARIANT: `cdev` was added for the registration's numbers, and `devs` are the
+        // devices of its nodes, in order, added, with our references.
+        Ok(Node { cdev, devs })
     }
 
     /// Returns the device's data.
@@ -484,12 +636,19 @@ impl<T: FileOperations> SyncRegistration<T> {
     /// # Safety
     ///
     /// `file` is being opened on a sync cdev of a `SyncRegistration<T>`, inside its fence.
-    unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
         // SAFETY: The open call is fenced.
         let (this, dev) = unsafe { Self::from_file(file) };
+        // SAFETY: As in `from_file()`, the registration outlives the call, and its `region` is
+        // only dropped after the cdev was unregistered. The inode is the node of one of the
+        // registration's numbers, which share their major.
+        let minor = unsafe {
+            let reg = bindings::fenced_fops_private(file).cast::<Self>();
+            (*inode).i_rdev - (*reg).region.first
+        };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
         let f = unsafe { File::from_raw_file(file) };
-        match this.open(dev, f) {
+        match this.open(dev, f, minor) {
             Ok(ptr) => {
                 // SAFETY: The open call of a file owns its private data; from now on every
                 // other operation reads it as `T::Ptr`.

@@ -2,8 +2,9 @@
 
 //! Rust sample: char devices whose file operations outlive nothing.
 //!
-//! A platform driver that, for every device it binds, registers a char device with
-//! [`SyncRegistration`] and a misc device with
+//! A platform driver that, for every device it binds, registers a char device of two minors with
+//! [`SyncRegistration`] (nodes `rust_sync_chardev0` and `rust_sync_chardev1`, which share one
+//! buffer) and a misc device with
 //! [`MiscDeviceRegistration::register_sync`]. User space may unbind the device while it holds
 //! files open: the unbind waits for the running file operations, and later ones fail with
 //! `ENODEV`.
@@ -168,7 +169,7 @@ impl SampleCdev {
 impl FileOperations for SampleCdev {
     type Ptr = KBox<OpenFile>;
 
-    fn open(&self, _dev: &Device<Bound>, _file: &File) -> Result<KBox<OpenFile>> {
+    fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result<KBox<OpenFile>> {
         OpenFile::new()
     }
 
@@ -316,9 +317,10 @@ impl platform::Driver for SampleDriver {
         let dev: &Device<Bound> = pdev.as_ref();
 
         try_pin_init!(Self {
-            cdev <- SyncRegistration::new(
+            cdev <- SyncRegistration::with_minors(
                 dev,
                 c"rust_sync_chardev",
+                2,
                 Fence::Rwsem,
                 try_pin_init!(SampleCdev {
                     buffer: Devres::new(

@@ -201,7 +201,8 @@ FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
 
 /*
  * samples/rust/rust_sync_chardev.rs, bound to the test driver's spare
- * device: kernel::cdev::SyncRegistration (rwsem) and a misc device with
+ * device: kernel::cdev::SyncRegistration (rwsem) of two minors, each
+ * tested on its own, and a misc device with
  * MiscDeviceRegistration::register_sync() (SRCU). The Rust file operations
  * have no llseek, the misc device no poll and no sleeping read.
  */
@@ -209,7 +210,16 @@ FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 {
-	.name = "rust_sync_chardev",
+	.name = "rust_sync_chardev0",
+	.id = TEST_CHARDEV_SPARE,
+	.fenced = true,
+	.driver = RUST_SYNC_CHARDEV,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+};
+
+FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
+{
+	.name = "rust_sync_chardev1",
 	.id = TEST_CHARDEV_SPARE,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,

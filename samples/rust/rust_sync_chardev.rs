@@ -16,7 +16,8 @@
 //! The platform device comes from elsewhere: bind one with `driver_override`, e.g. the spare
 //! device of the char device test driver (`CONFIG_TEST_CHARDEV`), as
 //! `tools/testing/selftests/chardev/unbind_test.c` does. Both devices speak the user interface of
-//! that test driver (`tools/testing/selftests/chardev/test_chardev.h`).
+//! that test driver (`tools/testing/selftests/chardev/test_chardev.h`); the char device also
+//! answers `_IO('C', 0x04)` with the index of the minor a file was opened on.
 
 use core::sync::atomic::{
     AtomicU32,
@@ -72,6 +73,7 @@ use kernel::{
 const IOC_NOP: u32 = _IO('C' as u32, 0x00);
 const IOC_SET_HOLD: u32 = _IOW::<u32>('C' as u32, 0x01);
 const IOC_HOLD: u32 = _IOW::<u32>('C' as u32, 0x02);
+const IOC_MINOR: u32 = _IO('C' as u32, 0x04);
 
 const BUF_SIZE: usize = 64;
 
@@ -111,17 +113,21 @@ struct SampleCdev {
     readers: PollCondVar,
 }
 
-/// The data of one open file: every later file operation sleeps this long first, to widen
-/// races with an unbind on purpose.
+/// The data of one open file.
 struct OpenFile {
+    /// Every later file operation sleeps this long first, to widen races with an unbind on
+    /// purpose.
     hold_ms: AtomicU32,
+    /// The index of the char device's minor the file was opened on.
+    minor: Option<u32>,
 }
 
 impl OpenFile {
-    fn new() -> Result<KBox<Self>> {
+    fn new(minor: Option<u32>) -> Result<KBox<Self>> {
         Ok(KBox::new(
             Self {
                 hold_ms: AtomicU32::new(0),
+                minor,
             },
             GFP_KERNEL,
         )?)
@@ -153,6 +159,7 @@ impl OpenFile {
                 touch()?;
                 Ok(0)
             }
+            IOC_MINOR => Ok(self.minor.ok_or(ENOTTY)?.try_into()?),
             _ => Err(ENOTTY),
         }
     }
@@ -169,8 +176,8 @@ impl SampleCdev {
 impl FileOperations for SampleCdev {
     type Ptr = KBox<OpenFile>;
 
-    fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result<KBox<OpenFile>> {
-        OpenFile::new()
+    fn open(&self, _dev: &Device<Bound>, _file: &File, minor: u32) -> Result<KBox<OpenFile>> {
+        OpenFile::new(Some(minor))
     }
 
     fn read_iter(
@@ -261,7 +268,7 @@ impl MiscDevice for SampleMisc {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
             try_pin_init!(Self {
-                file: OpenFile::new()?,
+                file: OpenFile::new(None)?,
                 contents <- new_mutex!(Contents::new()),
             }),
             GFP_KERNEL,

@@ -27,6 +27,12 @@
 /* 1 when the file calls the driver's own file_operations directly. */
 #define TEST_CHARDEV_IOC_DRIVER_FOPS	_IO('C', 0x03)
 
+/*
+ * The index of the minor the file was opened on, among its device's
+ * minors: answered by the char device of samples/rust/rust_sync_chardev.rs.
+ */
+#define TEST_CHARDEV_IOC_MINOR		_IO('C', 0x04)
+
 /* The size of the device's buffer (its llseek limit). */
 #define TEST_CHARDEV_BUF	64
 

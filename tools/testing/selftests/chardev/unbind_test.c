@@ -162,6 +162,8 @@ FIXTURE_VARIANT(unbind)
 	bool fenced;		/* registered with a synchronous unregister */
 	const char *driver;	/* bound through driver_override, or NULL */
 	unsigned int lacks;	/* LACKS_* */
+	bool reports_minor;	/* answers TEST_CHARDEV_IOC_MINOR */
+	int minor;		/* its answer: the index of the node's minor */
 };
 
 FIXTURE_VARIANT_ADD(unbind, legacy_misc)
@@ -215,6 +217,8 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.reports_minor = true,
+	.minor = 0,
 };
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
@@ -224,6 +228,8 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.reports_minor = true,
+	.minor = 1,
 };
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
@@ -274,6 +280,13 @@ FIXTURE_SETUP(unbind)
 	snprintf(self->node, sizeof(self->node), "/dev/%s", variant->name);
 	self->fd = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", self->node, strerror(errno));
+	/* Each node of a device of several minors reaches its own minor. */
+	if (variant->reports_minor) {
+		ret = ioctl(self->fd, TEST_CHARDEV_IOC_MINOR);
+		ASSERT_EQ(variant->minor, ret)
+			TH_LOG("%s: opened minor %d: %s", self->node, ret,
+			       ret < 0 ? strerror(errno) : "");
+	}
 }
 
 FIXTURE_TEARDOWN(unbind)

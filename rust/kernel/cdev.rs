@@ -11,11 +11,11 @@
 //! reaching the driver. `release` still runs once for every successful open.
 //!
 //! [`SyncRegistration`] registers a char device of one or more minors, each with its device node,
-//! under a bound parent device. Because its file
-//! operations can only run while the registration exists, and the registration cannot outlive the
-//! parent's binding to its driver, every file operation is handed the parent as a
-//! [`&Device<Bound>`](Device<Bound>): it reaches device resources with [`Devres::access`], without
-//! the cost of a [`Revocable`](crate::revocable::Revocable) access per call.
+//! under a bound parent device. Because its file operations can only run while the registration
+//! exists, and the registration cannot outlive the parent's binding to its driver, every file
+//! operation is handed the parent as a [`&Device<Bound>`](Device<Bound>): it reaches device
+//! resources with [`Devres::access`], without the cost of a
+//! [`Revocable`](crate::revocable::Revocable) access per call.
 
 use crate::{
     bindings,
@@ -289,12 +289,11 @@ impl Drop for Node {
 /// Allocates char device numbers, one for each minor, registers a cdev whose file operations
 /// are `T`'s for all of them, and a device node for each (children of the parent); the file
 /// operations tell the minors apart by the index [`FileOperations::open`] gets. Dropping the
-/// registration is the
-/// synchronous unregistration: it returns once no file operation of the device runs, after
-/// [`FileOperations::cancel`] woke the sleepers; files that stay open fail with `ENODEV` from
-/// then on, and [`FileOperations::release`] still runs for each. The registration is also
-/// device-managed: if it is still registered when the parent is unbound, the unbind unregisters
-/// it (synchronously as well).
+/// registration is the synchronous unregistration: it returns once no file operation of the
+/// device runs, after [`FileOperations::cancel`] woke the sleepers; files that stay open fail
+/// with `ENODEV` from then on, and [`FileOperations::release`] still runs for each. The
+/// registration is also device-managed: if it is still registered when the parent is unbound,
+/// the unbind unregisters it (synchronously as well).
 ///
 /// Keep it in the driver's data, or drop it earlier: the driver's data is dropped at unbind
 /// before any device resource ([`Devres`]) is released, so every resource the file operations
@@ -637,15 +636,16 @@ impl<T: FileOperations> SyncRegistration<T> {
     ///
     /// `file` is being opened on a sync cdev of a `SyncRegistration<T>`, inside its fence.
     unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: The open call is fenced.
-        let (this, dev) = unsafe { Self::from_file(file) };
-        // SAFETY: As in `from_file()`, the registration outlives the call, and its `region` is
-        // only dropped after the cdev was unregistered. The inode is the node of one of the
-        // registration's numbers, which share their major.
-        let minor = unsafe {
-            let reg = bindings::fenced_fops_private(file).cast::<Self>();
-            (*inode).i_rdev - (*reg).region.first
-        };
+        // SAFETY: `file` is being opened on a sync cdev (the requirements of this function),
+        // whose fence was created with a pointer to its `SyncRegistration<T>` as private data
+        // (type invariants).
+        let reg = unsafe { bindings::fenced_fops_private(file) }.cast::<Self>();
+        // SAFETY: `reg` is the pointer the fence was created with, and the open call is fenced.
+        let (this, dev) = unsafe { Self::fenced(reg) };
+        // SAFETY: The registration outlives the fenced call, and its `region` is only dropped
+        // after the cdev was unregistered. The inode is the node of one of the registration's
+        // numbers, which share their major.
+        let minor = unsafe { (*inode).i_rdev - (*reg).region.first };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
         let f = unsafe { File::from_raw_file(file) };
         match this.open(dev, f, minor) {

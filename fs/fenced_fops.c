@@ -8,27 +8,53 @@
  * read-side fence, checks that the device is not revoked, calls the
  * driver's operation and leaves the fence. The synchronous unregister
  * revokes the device: it sets ->revoked so that no new operation starts,
- * lets the driver wake its sleepers, then waits until no operation runs
- * (rwsem: takes the write side; SRCU: waits for a grace period). After
- * that, the driver is never called again through files of the device,
- * except for ->release(), which runs once for every successful open.
+ * lets the driver wake its sleepers, waits until no operation runs (rwsem:
+ * takes the write side; SRCU: waits for a grace period), and then tears
+ * down every file that is still open, as kernfs drains its open files:
+ * ->fasync(-1, file, 0) where the driver holds a fasync entry, then
+ * ->release(), while the device still exists. After that the driver is
+ * never called again through files of the device; a later close() calls
+ * nothing of it.
+ *
+ * Read side: it nests and never queues behind a pending unregister. The
+ * rwsem is taken with down_read_trylock(): the only writer is the
+ * unregister, which sets ->revoked first, so a failed trylock means the
+ * device is going away. SRCU readers nest by nature. VFS helpers that
+ * reach the driver only through file->f_op (compat_ptr_ioctl(),
+ * copy_splice_read(), iter_file_splice_write()) are installed unwrapped.
+ * Unregistering a device from one of its own operations still deadlocks,
+ * and lockdep reports it: trylock readers are held locks like any other.
+ *
+ * Per open file, a struct fenced_file, found from the file through a
+ * hash table (no field in struct file), only on poll, fasync and release:
+ * never on read, write or ioctl. It lists the file's poll relays and says
+ * whether the driver holds a fasync entry for the file.
+ *
+ * Poll: pollers never sleep on a driver wait queue. For each queue a file
+ * passes to poll_wait(), a relay entry of that file is hooked on the queue
+ * and forwards its wake-ups to a wait queue inside the relay, where poll(),
+ * select() and epoll wait. The relays of a file are unhooked before the
+ * driver's ->release() of that file runs (at close, or by the unregister),
+ * so a driver may free per-file and per-device queues in ->release() and
+ * after the unregister. A driver queue freed earlier with
+ * wake_up_pollfree() unhooks its relays itself, as epoll does.
+ *
+ * Sleepers: the cancel callback runs once new operations are refused, and
+ * again every second while operations remain; after ten seconds the
+ * unregister says once which device and which task it waits for.
  *
  * Lifetime: the fence is reference counted. The registration holds one
  * reference and every open file holds one, so the shim outlives both the
- * driver's own structures and the unregister. Files reach the fence through
- * file->f_op (the shim table is embedded in it). Since __fput() calls
+ * driver's own structures and the unregister. Since __fput() calls
  * fops_put(file->f_op) after ->release(), the release wrapper points
  * file->f_op back at the driver's table (same owner, so module references
  * balance as they do today) before it drops the file's reference.
  *
- * Poll: a poller sleeps on the wait queues the driver passes to
- * poll_wait(), which usually live in driver memory that is freed right
- * after the unregister, while poll() or epoll may still hold entries on
- * them. So pollers never wait on driver wait queues directly: the fence
- * hooks a relay entry onto each driver wait queue that forwards wake-ups to
- * the fence's own poll wait queue, which is where pollers sleep. The
- * unregister unhooks the relays, while the driver's queues are still
- * alive, and wakes the pollers with EPOLLERR | EPOLLHUP.
+ * Locks: fence->lock (a spinlock) protects the list of open files, the
+ * state of each and the relay lists; it is taken before a driver wait
+ * queue's lock, never after. The fence's read side is entered before any
+ * driver lock an operation takes; the unregister takes the write side
+ * holding no fence lock.
  *
  * State: live -> revoked (fenced_fops_revoke(), once) -> freed (last
  * reference). ->revoked only ever goes from false to true.
@@ -36,26 +62,29 @@
 
 #include <linux/cleanup.h>
 #include <linux/export.h>
+#include <linux/fdtable.h>
 #include <linux/fenced_fops.h>
 #include <linux/fs.h>
+#include <linux/init.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
 #include <linux/poll.h>
 #include <linux/printk.h>
+#include <linux/rculist.h>
+#include <linux/rhashtable.h>
 #include <linux/rwsem.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/splice.h>
 #include <linux/srcu.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
-/* The driver wait queues one fenced device can pass to poll_wait(). */
-#define FENCED_FOPS_POLL_QUEUES	4
-
-struct fenced_fops_relay {
-	wait_queue_entry_t wait;	/* on the driver's wait queue */
-	wait_queue_head_t *head;	/* the driver's wait queue, or NULL */
-	struct fenced_fops *fence;
-};
+/* How often the unregister calls cancel again, and when it says so. */
+#define FENCE_RECANCEL_PERIOD	HZ
+#define FENCE_STALL_REPORT	10
 
 struct fenced_fops {
 	const struct file_operations shim;	/* what files of the device use */
@@ -76,10 +105,54 @@ struct fenced_fops {
 	void (*cancel)(void *cancel_data);
 	void *cancel_data;
 	void *private_data;			/* for file->private_data, or NULL */
-	wait_queue_head_t poll_wq;		/* pollers sleep here */
-	spinlock_t relay_lock;			/* protects relays[].head */
-	struct fenced_fops_relay relays[FENCED_FOPS_POLL_QUEUES];
+	spinlock_t lock;			/* files, states, relays */
+	struct list_head files;			/* open, not torn down */
+	unsigned int tearing;			/* teardowns running */
+	wait_queue_head_t teardown_wq;		/* for tearing and states */
+	struct delayed_work recancel;		/* while the unregister waits */
+	unsigned int cancels;			/* calls of cancel so far */
+	unsigned long revoked_at;		/* jiffies */
+	struct task_struct *unregistering;
 };
+
+enum fenced_file_state {
+	FENCED_FILE_OPEN,	/* on fence->files */
+	FENCED_FILE_TEARING,	/* ->release() running */
+	FENCED_FILE_DONE,	/* the driver is done with the file */
+};
+
+/*
+ * An open file of a fenced device; kept small, as every open file has
+ * one: 48 bytes on 64-bit.
+ */
+struct fenced_file {
+	struct rhash_head node;			/* in fenced_files */
+	struct file *file;			/* the key */
+	union {
+		struct list_head link;		/* in fence->files */
+		struct rcu_head rcu;		/* freeing */
+	};
+	struct hlist_head relays;		/* struct fenced_relay */
+	u8 state;				/* enum fenced_file_state */
+	bool fasync;				/* the driver has an entry */
+};
+
+/* A driver wait queue a file polled, and where its pollers sleep. */
+struct fenced_relay {
+	struct hlist_node link;			/* in fenced_file->relays */
+	wait_queue_head_t *head;		/* the driver's, NULL once gone */
+	wait_queue_entry_t wait;		/* on *head */
+	wait_queue_head_t pollers;		/* poll(), select(), epoll */
+};
+
+static const struct rhashtable_params fenced_files_params = {
+	.key_len		= sizeof(struct file *),
+	.key_offset		= offsetof(struct fenced_file, file),
+	.head_offset		= offsetof(struct fenced_file, node),
+	.automatic_shrinking	= true,
+};
+
+static struct rhashtable fenced_files;
 
 static int fence_release(struct inode *inode, struct file *file);
 
@@ -102,10 +175,18 @@ static struct fenced_fops *file_fence(const struct file *file)
 	return container_of(file->f_op, struct fenced_fops, shim);
 }
 
+/* The file's state; the file is open and its ->release() not done. */
+static struct fenced_file *fenced_file(const struct file *file)
+{
+	return rhashtable_lookup_fast(&fenced_files, &file, fenced_files_params);
+}
+
 /*
  * Enters the read side; false (and nothing held) once the device is
- * revoked. Checking ->revoked before taking the rwsem keeps callers from
- * queueing behind an unregister that waits for a slow operation.
+ * revoked. It never waits: the only writer is the unregister, which sets
+ * ->revoked before it takes the write side, so a reader that finds the
+ * rwsem contended is one that must fail anyway, and a reader nested in
+ * another cannot deadlock behind a waiting writer.
  *
  * Inlined into every wrapper, as is fence_exit(): out of line, the calls
  * and the registers they save cost a third of what a fenced operation adds
@@ -117,8 +198,8 @@ static __always_inline bool fence_enter(struct fenced_fops *f, int *idx)
 		return false;
 	if (f->type == FENCED_FOPS_SRCU)
 		*idx = srcu_read_lock(&f->srcu);
-	else
-		down_read(&f->rwsem);
+	else if (unlikely(!down_read_trylock(&f->rwsem)))
+		return false;
 	if (likely(!READ_ONCE(f->revoked)))
 		return true;
 	if (f->type == FENCED_FOPS_SRCU)
@@ -137,13 +218,13 @@ static __always_inline void fence_exit(struct fenced_fops *f, int idx)
 }
 
 /*
- * The body of every wrapper: enter the fence or fail with -ENODEV, run
+ * The body of every wrapper: enter the fence or fail with @dead, run
  * @call, leave the fence. @call reaches the driver's table as @drv.
  */
-#define FENCED(file, type, call) ({					\
+#define FENCED_OR(file, type, dead, call) ({				\
 	struct fenced_fops *__f = file_fence(file);			\
 	const struct file_operations *drv = __f->fops;			\
-	type __ret = (type)-ENODEV;					\
+	type __ret = (type)(dead);					\
 	int __idx;							\
 									\
 	if (fence_enter(__f, &__idx)) {					\
@@ -152,6 +233,8 @@ static __always_inline void fence_exit(struct fenced_fops *f, int idx)
 	}								\
 	__ret;								\
 })
+
+#define FENCED(file, type, call) FENCED_OR(file, type, -ENODEV, call)
 
 static loff_t fence_llseek(struct file *file, loff_t offset, int whence)
 {
@@ -192,9 +275,10 @@ static long fence_compat_ioctl(struct file *file, unsigned int cmd,
 	return FENCED(file, long, drv->compat_ioctl(file, cmd, arg));
 }
 
+/* Called by every close(): after the revoke it must not fail. */
 static int fence_flush(struct file *file, fl_owner_t id)
 {
-	return FENCED(file, int, drv->flush(file, id));
+	return FENCED_OR(file, int, 0, drv->flush(file, id));
 }
 
 static int fence_fsync(struct file *file, loff_t start, loff_t end,
@@ -203,9 +287,24 @@ static int fence_fsync(struct file *file, loff_t start, loff_t end,
 	return FENCED(file, int, drv->fsync(file, start, end, datasync));
 }
 
+/*
+ * Records whether the driver holds a fasync entry for the file, so that
+ * the unregister can drop it. Turning it off after the revoke succeeds:
+ * the unregister already did.
+ */
 static int fence_fasync(int fd, struct file *file, int on)
 {
-	return FENCED(file, int, drv->fasync(fd, file, on));
+	struct fenced_fops *f = file_fence(file);
+	int ret = on ? -ENODEV : 0;
+	int idx;
+
+	if (!fence_enter(f, &idx))
+		return ret;
+	ret = f->fops->fasync(fd, file, on);
+	if (ret >= 0)
+		WRITE_ONCE(fenced_file(file)->fasync, on);
+	fence_exit(f, idx);
+	return ret;
 }
 
 static int fence_lock(struct file *file, int cmd, struct file_lock *fl)
@@ -249,76 +348,130 @@ static void fence_show_fdinfo(struct seq_file *m, struct file *file)
 	fence_exit(f, idx);
 }
 
-/* Forwards a wake-up of a driver wait queue to the fence's pollers. */
+/*
+ * Forwards a wake-up of a driver wait queue to the pollers of one file.
+ * Called with the driver queue's lock held. A queue that goes away with
+ * wake_up_pollfree() is left here: its memory stays valid for an RCU grace
+ * period, which is what fence_unhook() relies on.
+ */
 static int fence_relay_wake(wait_queue_entry_t *wait, unsigned int mode,
 			    int sync, void *key)
 {
-	struct fenced_fops_relay *r = container_of(wait, struct fenced_fops_relay, wait);
+	struct fenced_relay *r = container_of(wait, struct fenced_relay, wait);
 
-	__wake_up(&r->fence->poll_wq, mode, 0, key);
+	if (key_to_poll(key) & POLLFREE) {
+		list_del_init(&wait->entry);
+		/* Paired with smp_load_acquire() in fence_unhook(). */
+		smp_store_release(&r->head, NULL);
+		/* The pollers poll again and find the driver's new queue. */
+		key = NULL;
+	}
+	__wake_up(&r->pollers, mode, 1, key);
 	return 0;
 }
 
-/* Makes sure a relay forwards wake-ups of @head; false if none is free. */
-static bool fence_relay(struct fenced_fops *f, wait_queue_head_t *head)
+/* The relay of @ff on @head, made and hooked if there is none. */
+static struct fenced_relay *fence_relay(struct fenced_fops *f,
+					struct fenced_file *ff,
+					wait_queue_head_t *head)
 {
-	struct fenced_fops_relay *free = NULL;
-	int i;
+	struct fenced_relay *r, *new;
 
-	guard(spinlock)(&f->relay_lock);
-	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
-		if (f->relays[i].head == head)
-			return true;
-		if (!f->relays[i].head && !free)
-			free = &f->relays[i];
-	}
-	if (!free)
-		return false;
-	free->head = head;
-	add_wait_queue(head, &free->wait);
-	return true;
+	spin_lock(&f->lock);
+	hlist_for_each_entry(r, &ff->relays, link)
+		if (r->head == head)
+			goto out;
+	spin_unlock(&f->lock);
+
+	/* poll_wait() may sleep: select() and epoll allocate there too. */
+	new = kzalloc_obj(*new);
+	if (!new)
+		return NULL;
+	init_waitqueue_func_entry(&new->wait, fence_relay_wake);
+	init_waitqueue_head(&new->pollers);
+	new->head = head;
+
+	spin_lock(&f->lock);
+	hlist_for_each_entry(r, &ff->relays, link)
+		if (r->head == head)
+			goto out;
+	r = new;
+	new = NULL;
+	add_wait_queue(head, &r->wait);
+	hlist_add_head(&r->link, &ff->relays);
+out:
+	spin_unlock(&f->lock);
+	kfree(new);
+	return r;
 }
 
-/* Removes the relays; the driver's wait queues are still alive. */
-static void fence_unrelay(struct fenced_fops *f)
+/*
+ * Unhooks the relays of a file from the driver's wait queues, which are
+ * still alive, and wakes the file's pollers; they are left on the relays'
+ * own queues, which live until the file is closed.
+ */
+static void fence_unhook(struct fenced_fops *f, struct fenced_file *ff)
 {
-	int i;
+	struct fenced_relay *r;
+	wait_queue_head_t *head;
 
-	guard(spinlock)(&f->relay_lock);
-	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
-		if (f->relays[i].head) {
-			remove_wait_queue(f->relays[i].head, &f->relays[i].wait);
-			f->relays[i].head = NULL;
+	spin_lock(&f->lock);
+	hlist_for_each_entry(r, &ff->relays, link) {
+		rcu_read_lock();
+		/*
+		 * Paired with smp_store_release() in fence_relay_wake(): NULL
+		 * once the queue went away with POLLFREE; otherwise RCU keeps
+		 * it alive and its lock orders us against that wake-up.
+		 */
+		head = smp_load_acquire(&r->head);
+		if (head) {
+			remove_wait_queue(head, &r->wait);
+			WRITE_ONCE(r->head, NULL);
 		}
+		rcu_read_unlock();
+		wake_up_poll(&r->pollers, EPOLLERR | EPOLLHUP);
 	}
+	spin_unlock(&f->lock);
+}
+
+static void fence_free_relays(struct fenced_file *ff)
+{
+	struct fenced_relay *r;
+	struct hlist_node *tmp;
+
+	hlist_for_each_entry_safe(r, tmp, &ff->relays, link)
+		kfree(r);
 }
 
 struct fence_poll_table {
 	poll_table pt;
 	poll_table *orig;
 	struct fenced_fops *fence;
+	struct fenced_file *ff;
+	bool failed;
 };
 
-/* poll_wait() of the driver: the poller waits on the fence's queue. */
+/* poll_wait() of the driver: the poller waits on a relay of the file. */
 static void fence_queue_proc(struct file *file, wait_queue_head_t *head,
 			     poll_table *pt)
 {
 	struct fence_poll_table *fpt = container_of(pt, struct fence_poll_table, pt);
-	struct fenced_fops *f = fpt->fence;
+	struct fenced_relay *r;
 
-	if (WARN_ONCE(!fence_relay(f, head),
-		      "%ps: more than %d poll wait queues, not fenced\n",
-		      f->fops, FENCED_FOPS_POLL_QUEUES)) {
-		fpt->orig->_qproc(file, head, fpt->orig);
+	if (!fpt->ff)
+		fpt->ff = fenced_file(file);
+	r = fence_relay(fpt->fence, fpt->ff, head);
+	if (!r) {
+		fpt->failed = true;
 		return;
 	}
-	fpt->orig->_qproc(file, &f->poll_wq, fpt->orig);
+	fpt->orig->_qproc(file, &r->pollers, fpt->orig);
 }
 
 static __poll_t fence_poll(struct file *file, poll_table *pt)
 {
 	struct fenced_fops *f = file_fence(file);
-	struct fence_poll_table fpt;
+	struct fence_poll_table fpt = { };
 	__poll_t mask;
 	int idx;
 
@@ -334,35 +487,10 @@ static __poll_t fence_poll(struct file *file, poll_table *pt)
 	}
 	mask = f->fops->poll(file, pt);
 	fence_exit(f, idx);
+	/* No relay, no wake-up: say so rather than let the poller sleep. */
+	if (unlikely(fpt.failed))
+		mask |= EPOLLERR;
 	return mask;
-}
-
-static int fence_open(struct inode *inode, struct file *file)
-{
-	struct fenced_fops *f = file_fence(file);
-	int ret = 0;
-	int idx;
-
-	if (!fence_enter(f, &idx)) {
-		ret = -ENODEV;
-		goto out;
-	}
-	if (f->private_data)
-		file->private_data = f->private_data;
-	if (f->fops->open)
-		ret = f->fops->open(inode, file);
-	if (!ret && !WARN_ONCE(file->f_op != &f->shim,
-			       "%ps: ->open() replaced the fenced fops\n", f->fops))
-		kref_get(&f->ref);	/* the file's, put in fence_release() */
-	fence_exit(f, idx);
-out:
-	/*
-	 * The caller's fops_put(file->f_op) after a failed open must not
-	 * depend on the fence: the driver's table has the same owner.
-	 */
-	if (ret)
-		file->f_op = f->fops;
-	return ret;
 }
 
 static void fence_free(struct kref *ref)
@@ -388,25 +516,145 @@ void fenced_fops_put(struct fenced_fops *fence)
 }
 EXPORT_SYMBOL_GPL(fenced_fops_put);
 
+static int fence_open(struct inode *inode, struct file *file)
+{
+	struct fenced_fops *f = file_fence(file);
+	struct fenced_file *ff;
+	int ret;
+	int idx;
+
+	ff = kzalloc_obj(*ff);
+	if (!ff) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ff->file = file;
+	INIT_HLIST_HEAD(&ff->relays);
+	ret = rhashtable_insert_fast(&fenced_files, &ff->node, fenced_files_params);
+	if (ret) {
+		kfree(ff);
+		goto out;
+	}
+	if (!fence_enter(f, &idx)) {
+		ret = -ENODEV;
+		goto err;
+	}
+	if (f->private_data)
+		file->private_data = f->private_data;
+	ret = f->fops->open ? f->fops->open(inode, file) : 0;
+	if (!ret && file->f_op != &f->shim) {
+		/*
+		 * replace_fops() in a fenced ->open(): the file would call a
+		 * table the fence does not cover. Undo the open with the
+		 * release of that table and fail it.
+		 */
+		WARN_ONCE(1, "%ps: ->open() replaced the fenced fops\n", f->fops);
+		if (file->f_op->release)
+			file->f_op->release(inode, file);
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		/* Before leaving the fence: the unregister must see the file. */
+		kref_get(&f->ref);
+		spin_lock(&f->lock);
+		list_add_tail(&ff->link, &f->files);
+		spin_unlock(&f->lock);
+	}
+	fence_exit(f, idx);
+	if (!ret)
+		return 0;
+err:
+	rhashtable_remove_fast(&fenced_files, &ff->node, fenced_files_params);
+	kfree_rcu(ff, rcu);
+out:
+	/*
+	 * The caller's fops_put(file->f_op) after a failed open must not
+	 * depend on the fence: the driver's table has the same owner. A
+	 * table the driver put in place itself is left for the caller.
+	 */
+	if (file->f_op == &f->shim)
+		file->f_op = f->fops;
+	return ret;
+}
+
+/*
+ * Under fence->lock: takes a file off the fence's list, so that the caller
+ * runs its teardown; false if its close or the unregister already did.
+ */
+static bool fence_claim(struct fenced_fops *f, struct fenced_file *ff)
+{
+	lockdep_assert_held(&f->lock);
+	if (ff->state != FENCED_FILE_OPEN)
+		return false;
+	list_del(&ff->link);
+	ff->state = FENCED_FILE_TEARING;
+	f->tearing++;
+	return true;
+}
+
+/*
+ * The per-file teardown, once for every successful open, by whoever
+ * claimed the file: its close, or the unregister for a file still open
+ * then. Fasync off if the driver holds an entry, then ->release().
+ */
+static int fence_teardown(struct fenced_fops *f, struct fenced_file *ff)
+{
+	struct file *file = ff->file;
+	int ret = 0;
+
+	/* The driver may free the queues it polled in ->release(). */
+	fence_unhook(f, ff);
+	if (READ_ONCE(ff->fasync))
+		f->fops->fasync(-1, file, 0);
+	if (f->fops->release)
+		ret = f->fops->release(file_inode(file), file);
+
+	spin_lock(&f->lock);
+	ff->state = FENCED_FILE_DONE;
+	f->tearing--;
+	spin_unlock(&f->lock);
+	wake_up_all(&f->teardown_wq);
+	return ret;
+}
+
+/*
+ * Close: tear the file down, or wait until the unregister has, so that the
+ * file outlives the driver's use of it.
+ */
+static int fence_close(struct fenced_fops *f, struct fenced_file *ff)
+{
+	bool claimed;
+
+	spin_lock(&f->lock);
+	claimed = fence_claim(f, ff);
+	spin_unlock(&f->lock);
+	if (claimed)
+		return fence_teardown(f, ff);
+	wait_event(f->teardown_wq, READ_ONCE(ff->state) == FENCED_FILE_DONE);
+	return 0;
+}
+
 static int fence_release(struct inode *inode, struct file *file)
 {
 	struct fenced_fops *f = file_fence(file);
-	bool fenced;
+	struct fenced_file *ff = fenced_file(file);
 	int ret = 0;
 	int idx;
 
 	/*
-	 * Unconditionally: ->release() runs once for every successful open,
-	 * also after the device was revoked. Until then it runs inside the
-	 * fence, so an unregister waits for it; afterwards the driver's state
-	 * may be gone and ->release() must only free per-file memory (it can
-	 * tell with fenced_fops_revoked()).
+	 * Inside the fence while it is live, so that unregistering the device
+	 * from its own ->release() is reported like from any operation; an
+	 * unregister that has started waits for the teardown instead.
 	 */
-	fenced = fence_enter(f, &idx);
-	if (f->fops->release)
-		ret = f->fops->release(inode, file);
-	if (fenced)
+	if (fence_enter(f, &idx)) {
+		ret = fence_close(f, ff);
 		fence_exit(f, idx);
+	} else {
+		ret = fence_close(f, ff);
+	}
+	rhashtable_remove_fast(&fenced_files, &ff->node, fenced_files_params);
+	fence_free_relays(ff);
+	kfree_rcu(ff, rcu);
 	/* __fput() calls fops_put(file->f_op) after us: same owner. */
 	file->f_op = f->fops;
 	fenced_fops_put(f);
@@ -418,8 +666,7 @@ static int fence_release(struct inode *inode, struct file *file)
  * @file: a file of a device registered in sync mode
  *
  * For the wait conditions of a driver's sleeping file operations (woken
- * by the &fenced_fops_options.cancel callback), and for a ->release() that
- * wants to touch device state.
+ * by the &fenced_fops_options.cancel callback).
  *
  * Return: true once the synchronous unregister of the device has started.
  */
@@ -488,6 +735,26 @@ static const char *fence_unsupported(const struct file_operations *fops)
 	return NULL;
 }
 
+/*
+ * VFS helpers that touch only the file, or reach the driver only through
+ * file->f_op and so through the fence (compat_ptr_ioctl(),
+ * copy_splice_read(), iter_file_splice_write()): kept as they are, they
+ * cost nothing and do not enter the read side twice.
+ */
+static bool fence_keeps_llseek(const struct file_operations *fops)
+{
+	return fops->llseek == noop_llseek || fops->llseek == default_llseek ||
+	       fops->llseek == generic_file_llseek;
+}
+
+static bool fence_keeps_compat_ioctl(const struct file_operations *fops)
+{
+	return IS_ENABLED(CONFIG_COMPAT) && fops->compat_ioctl &&
+	       fops->compat_ioctl == compat_ptr_ioctl;
+}
+
+static void fence_recancel(struct work_struct *work);
+
 /**
  * fenced_fops_create() - make a fence and its shim for a driver's fops
  * @fops: the driver's file operations
@@ -498,7 +765,10 @@ static const char *fence_unsupported(const struct file_operations *fops)
  *
  * The shim implements exactly the operations @fops implements, each fenced,
  * plus open and release. Operations the fence cannot cover (mmap, io_uring
- * commands, ...) make the registration fail.
+ * commands, ...) make the registration fail. compat_ptr_ioctl(),
+ * copy_splice_read(), iter_file_splice_write() and the generic llseek
+ * helpers are kept unwrapped: they reach the driver only through
+ * file->f_op, that is through the fence.
  *
  * Context: process context.
  * Return: the fence with one reference (the registration's), or an
@@ -513,27 +783,31 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		.fop_flags	= fops->fop_flags,
 		.open		= fence_open,
 		.release	= fence_release,
-		.llseek		= fops->llseek ? fence_llseek : NULL,
+		.llseek		= fence_keeps_llseek(fops) ? fops->llseek :
+				  fops->llseek ? fence_llseek : NULL,
 		.read		= fops->read ? fence_read : NULL,
 		.write		= fops->write ? fence_write : NULL,
 		.read_iter	= fops->read_iter ? fence_read_iter : NULL,
 		.write_iter	= fops->write_iter ? fence_write_iter : NULL,
 		.poll		= fops->poll ? fence_poll : NULL,
 		.unlocked_ioctl	= fops->unlocked_ioctl ? fence_unlocked_ioctl : NULL,
-		.compat_ioctl	= fops->compat_ioctl ? fence_compat_ioctl : NULL,
+		.compat_ioctl	= fence_keeps_compat_ioctl(fops) ? fops->compat_ioctl :
+				  fops->compat_ioctl ? fence_compat_ioctl : NULL,
 		.flush		= fops->flush ? fence_flush : NULL,
 		.fsync		= fops->fsync ? fence_fsync : NULL,
 		.fasync		= fops->fasync ? fence_fasync : NULL,
 		.lock		= fops->lock ? fence_lock : NULL,
 		.flock		= fops->flock ? fence_flock : NULL,
-		.splice_read	= fops->splice_read ? fence_splice_read : NULL,
-		.splice_write	= fops->splice_write ? fence_splice_write : NULL,
+		.splice_read	= fops->splice_read == copy_splice_read ? copy_splice_read :
+				  fops->splice_read ? fence_splice_read : NULL,
+		.splice_write	= fops->splice_write == iter_file_splice_write ?
+				  iter_file_splice_write :
+				  fops->splice_write ? fence_splice_write : NULL,
 		.fallocate	= fops->fallocate ? fence_fallocate : NULL,
 		.show_fdinfo	= fops->show_fdinfo ? fence_show_fdinfo : NULL,
 	};
 	const char *op = fence_unsupported(fops);
 	struct fenced_fops *f;
-	int i;
 
 	if (op) {
 		pr_err("%ps: ->%s() cannot be fenced; register without sync\n",
@@ -561,12 +835,10 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		f->cancel = opts->cancel;
 		f->cancel_data = opts->cancel_data;
 	}
-	init_waitqueue_head(&f->poll_wq);
-	spin_lock_init(&f->relay_lock);
-	for (i = 0; i < FENCED_FOPS_POLL_QUEUES; i++) {
-		init_waitqueue_func_entry(&f->relays[i].wait, fence_relay_wake);
-		f->relays[i].fence = f;
-	}
+	spin_lock_init(&f->lock);
+	INIT_LIST_HEAD(&f->files);
+	init_waitqueue_head(&f->teardown_wq);
+	INIT_DELAYED_WORK(&f->recancel, fence_recancel);
 
 	/* The shim is const once made: fill a copy, then put it in place. */
 	memcpy((void *)&f->shim, &shim, sizeof(shim));
@@ -598,38 +870,137 @@ const struct file_operations *fenced_fops_real(struct fenced_fops *fence)
 }
 EXPORT_SYMBOL_GPL(fenced_fops_real);
 
+struct fence_holder {
+	const struct file_operations *shim;
+	struct task_struct *task;
+};
+
+static int fence_fd_matches(const void *data, struct file *file, unsigned int fd)
+{
+	return file->f_op == data;
+}
+
+/*
+ * The task the unregister most likely waits for: one that has a file of
+ * the device open and is not running, as a sleeping operation is.
+ */
+static struct task_struct *fence_find_sleeper(struct fenced_fops *f)
+{
+	struct task_struct *g, *t, *found = NULL;
+
+	rcu_read_lock();
+	for_each_process_thread(g, t) {
+		if (t == f->unregistering || task_is_running(t) ||
+		    (t->flags & PF_KTHREAD))
+			continue;
+		task_lock(t);
+		if (t->files && iterate_fd(t->files, 0, fence_fd_matches, &f->shim))
+			found = get_task_struct(t);
+		task_unlock(t);
+		if (found)
+			break;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * While the unregister waits: cancel again, as FreeBSD's destroy_dev()
+ * runs d_purge again, for a sleeper that missed the first call; and say
+ * once, after a while, what the unregister waits for.
+ */
+static void fence_recancel(struct work_struct *work)
+{
+	struct fenced_fops *f = container_of(to_delayed_work(work),
+					     struct fenced_fops, recancel);
+	unsigned long waited = jiffies - f->revoked_at;
+	struct task_struct *t;
+
+	if (f->cancel) {
+		f->cancel(f->cancel_data);
+		f->cancels++;
+	}
+	if (waited >= FENCE_STALL_REPORT * HZ &&
+	    waited < FENCE_STALL_REPORT * HZ + FENCE_RECANCEL_PERIOD) {
+		t = fence_find_sleeper(f);
+		pr_warn("%ps: %s[%d] has waited %lu s for file operations to finish (cancel called %u times); a task with the device open that sleeps: %s[%d]\n",
+			f->fops, f->unregistering->comm,
+			task_pid_nr(f->unregistering), waited / HZ, f->cancels,
+			t ? t->comm : "none", t ? task_pid_nr(t) : 0);
+		if (t)
+			put_task_struct(t);
+	}
+	schedule_delayed_work(&f->recancel, FENCE_RECANCEL_PERIOD);
+}
+
+/* Waits until no file operation of the device runs. */
+static void fence_drain(struct fenced_fops *f)
+{
+	f->unregistering = current;
+	schedule_delayed_work(&f->recancel, FENCE_RECANCEL_PERIOD);
+	if (f->type == FENCED_FOPS_SRCU) {
+		synchronize_srcu(&f->srcu);
+	} else {
+		down_write(&f->rwsem);
+		up_write(&f->rwsem);
+	}
+	cancel_delayed_work_sync(&f->recancel);
+}
+
 /**
- * fenced_fops_revoke() - refuse new file operations and wait for running ones
+ * fenced_fops_revoke() - refuse new file operations, wait, tear down files
  * @fence: the fence of a device being unregistered
  *
  * Sets the revoked state, so that every later file operation fails with
- * -ENODEV (poll with EPOLLERR | EPOLLHUP) without reaching the driver; calls
- * the cancel callback so the driver can wake its sleepers; waits until no
- * file operation of the device runs; and detaches the pollers from the
- * driver's wait queues. ->release() still runs for files closed later.
+ * -ENODEV (poll with EPOLLERR | EPOLLHUP, flush and fasync off with 0)
+ * without reaching the driver; calls the cancel callback so the driver can
+ * wake its sleepers, and again every second while operations remain; waits
+ * until no file operation of the device runs; then runs the per-file
+ * teardown of every file still open (fasync off where the driver holds an
+ * entry, then ->release()) and waits for teardowns that closes started.
+ * When it returns, the driver is never called again through a file of the
+ * device, and no poller, relay or fasync entry of the fence is on the
+ * driver's memory.
  *
  * Context: process context, may sleep for as long as the slowest running
  * file operation. Calling it from a file operation of the same device
- * deadlocks; lockdep reports it.
+ * deadlocks; lockdep reports it. ->release() of open files is called from
+ * here: do not hold a lock that ->release() takes.
  */
 void fenced_fops_revoke(struct fenced_fops *fence)
 {
+	struct fenced_file *ff;
+
 	might_sleep();
 	if (WARN_ON_ONCE(READ_ONCE(fence->revoked)))
 		return;
 	WRITE_ONCE(fence->revoked, true);
-	if (fence->cancel)
+	fence->revoked_at = jiffies;
+	if (fence->cancel) {
 		fence->cancel(fence->cancel_data);
-	if (fence->type == FENCED_FOPS_SRCU) {
-		synchronize_srcu(&fence->srcu);
-	} else {
-		down_write(&fence->rwsem);
-		up_write(&fence->rwsem);
+		fence->cancels++;
 	}
-	fence_unrelay(fence);
-	wake_up_poll(&fence->poll_wq, EPOLLERR | EPOLLHUP);
+	fence_drain(fence);
+
+	for (;;) {
+		spin_lock(&fence->lock);
+		ff = list_first_entry_or_null(&fence->files, struct fenced_file, link);
+		if (ff)
+			fence_claim(fence, ff);
+		spin_unlock(&fence->lock);
+		if (!ff)
+			break;
+		fence_teardown(fence, ff);
+	}
+	wait_event(fence->teardown_wq, !READ_ONCE(fence->tearing));
 }
 EXPORT_SYMBOL_GPL(fenced_fops_revoke);
+
+static int __init fenced_fops_init(void)
+{
+	return rhashtable_init(&fenced_files, &fenced_files_params);
+}
+core_initcall(fenced_fops_init);
 
 #ifdef CONFIG_FENCED_FOPS_KUNIT_TEST
 #include "tests/fenced_fops_kunit.c"

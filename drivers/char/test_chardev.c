@@ -13,6 +13,20 @@
  * carries a magic value that remove() overwrites, so that a late access is
  * seen (-EIO and an error message) even without KASAN.
  *
+ * The file operations follow what real drivers do, so that the fence is
+ * tested against them rather than against a driver shaped like it:
+ * ->release() touches the device (it unlinks the file from the device's
+ * list, as DRM and evdev do), ->fasync() keeps a device-wide fasync list
+ * (evdev, tty), a file may poll a wait queue of its own that ->release()
+ * frees with wake_up_pollfree() (DRM's drm_file, gpiolib-cdev line
+ * requests, a Rust PollCondVar), splice reads go through
+ * copy_splice_read() and 32-bit ioctls through compat_ptr_ioctl(), both of
+ * which come back through file->f_op, an ioctl calls the driver's own table
+ * through file->f_op again (nesting), another ignores the first wake-up of
+ * the cancel callback, and adding the cdev can be made to fail
+ * (the fail_add parameter). remove() reports what a synchronous unregister
+ * left behind: files not released, fasync entries.
+ *
  * Used by tools/testing/selftests/chardev/.
  */
 
@@ -27,7 +41,9 @@
 #include <linux/platform_device.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/splice.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 
 #define DRV_NAME	"test_chardev"
@@ -37,6 +53,9 @@
 #define TEST_CHARDEV_IOC_SET_HOLD	_IOW('C', 0x01, __u32)
 #define TEST_CHARDEV_IOC_HOLD		_IOW('C', 0x02, __u32)
 #define TEST_CHARDEV_IOC_DRIVER_FOPS	_IO('C', 0x03)
+#define TEST_CHARDEV_IOC_OWN_WQ		_IO('C', 0x05)
+#define TEST_CHARDEV_IOC_NESTED		_IOW('C', 0x06, __u32)
+#define TEST_CHARDEV_IOC_WAIT_CANCEL	_IO('C', 0x07)
 
 #define TEST_CHARDEV_MAGIC	0x6364657673796e63UL	/* "cdevsync" */
 #define TEST_CHARDEV_DEAD	0x6465616464656164UL	/* "deaddead" */
@@ -92,18 +111,31 @@ struct test_chardev {
 	struct miscdevice misc;		/* the misc kinds */
 	struct cdev *cdev;		/* the cdev kinds */
 	struct device *cdev_dev;	/* the cdev kinds: the node's device */
-	struct mutex lock;		/* protects buf and len */
+	struct mutex lock;		/* protects buf, len and files */
 	wait_queue_head_t wq;		/* readers and pollers wait for data */
 	char buf[TEST_CHARDEV_BUF];
 	size_t len;
+	struct list_head files;		/* struct test_chardev_file */
+	unsigned int nr_files;
+	struct fasync_struct *async;	/* SIGIO on write */
+	atomic_t cancels;		/* calls of the cancel callback */
 };
 
-/* Per open file: the only memory ->release() touches. */
+/* Per open file. */
 struct test_chardev_file {
 	struct test_chardev *tc;
 	bool sync;
+	bool own_wq;			/* poll waits on wq below */
 	u32 hold_ms;
+	struct list_head link;		/* in tc->files */
+	wait_queue_head_t wq;		/* the file's own poll queue */
+	struct rcu_head rcu;
 };
+
+/* Makes the next sync cdev fail in device_add(), for the error path. */
+static bool fail_add;
+module_param(fail_add, bool, 0600);
+MODULE_PARM_DESC(fail_add, "make adding the next sync cdev fail");
 
 /* True once a sync registration was revoked: the sleepers' way out. */
 static bool test_chardev_revoked(struct file *file)
@@ -148,15 +180,48 @@ static int test_chardev_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	tf->tc = tc;
 	tf->sync = test_chardev_is_sync(tc->kind);
+	init_waitqueue_head(&tf->wq);
+	INIT_LIST_HEAD(&tf->link);
+	/*
+	 * The legacy device stays safe to close after an unbind, as careful
+	 * legacy drivers are: its release must not touch the device.
+	 */
+	if (tf->sync) {
+		guard(mutex)(&tc->lock);
+		list_add_tail(&tf->link, &tc->files);
+		tc->nr_files++;
+	}
 	file->private_data = tf;
 	return 0;
 }
 
+/*
+ * Touches the device, as most drivers' ->release() does: a synchronous
+ * unregister calls it while the device exists, for every file still open.
+ * The file's own poll queue goes with the file; pollers on it are told.
+ */
 static int test_chardev_release(struct inode *inode, struct file *file)
 {
-	/* Only per-file memory: release may run after the device is gone. */
-	kfree(file->private_data);
+	struct test_chardev_file *tf = file->private_data;
+	struct test_chardev *tc = tf->sync ? test_chardev_enter(file, "release") : NULL;
+
+	if (tc) {
+		guard(mutex)(&tc->lock);
+		list_del(&tf->link);
+		tc->nr_files--;
+	}
+	wake_up_pollfree(&tf->wq);
+	kfree_rcu(tf, rcu);
 	return 0;
+}
+
+static int test_chardev_fasync(int fd, struct file *file, int on)
+{
+	struct test_chardev *tc = test_chardev_enter(file, "fasync");
+
+	if (!tc)
+		return -EIO;
+	return fasync_helper(fd, file, on, &tc->async);
 }
 
 static ssize_t test_chardev_read(struct file *file, char __user *ubuf,
@@ -189,6 +254,25 @@ static ssize_t test_chardev_read(struct file *file, char __user *ubuf,
 	return n;
 }
 
+/* What splice() reaches through copy_splice_read(): never sleeps. */
+static ssize_t test_chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct test_chardev *tc = test_chardev_enter(iocb->ki_filp, "read_iter");
+	char kbuf[TEST_CHARDEV_BUF];
+	size_t n;
+
+	if (!tc)
+		return -EIO;
+	scoped_guard(mutex, &tc->lock) {
+		n = min(iov_iter_count(to), tc->len);
+		memcpy(kbuf, tc->buf, n);
+		tc->len = 0;
+	}
+	if (!n)
+		return -EAGAIN;
+	return copy_to_iter(kbuf, n, to) == n ? n : -EFAULT;
+}
+
 static ssize_t test_chardev_write(struct file *file, const char __user *ubuf,
 				  size_t count, loff_t *ppos)
 {
@@ -201,10 +285,15 @@ static ssize_t test_chardev_write(struct file *file, const char __user *ubuf,
 	if (copy_from_user(kbuf, ubuf, n))
 		return -EFAULT;
 	scoped_guard(mutex, &tc->lock) {
+		struct test_chardev_file *other;
+
 		memcpy(tc->buf, kbuf, n);
 		tc->len = n;
+		list_for_each_entry(other, &tc->files, link)
+			wake_up_interruptible(&other->wq);
 	}
 	wake_up_interruptible(&tc->wq);
+	kill_fasync(&tc->async, SIGIO, POLL_IN);
 	return n;
 }
 
@@ -217,11 +306,12 @@ static loff_t test_chardev_llseek(struct file *file, loff_t offset, int whence)
 
 static __poll_t test_chardev_poll(struct file *file, poll_table *wait)
 {
+	struct test_chardev_file *tf = file->private_data;
 	struct test_chardev *tc = test_chardev_enter(file, "poll");
 
 	if (!tc)
 		return EPOLLERR;
-	poll_wait(file, &tc->wq, wait);
+	poll_wait(file, READ_ONCE(tf->own_wq) ? &tf->wq : &tc->wq, wait);
 	return EPOLLOUT | EPOLLWRNORM | (READ_ONCE(tc->len) ? EPOLLIN | EPOLLRDNORM : 0);
 }
 
@@ -251,6 +341,36 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 	case TEST_CHARDEV_IOC_DRIVER_FOPS:
 		/* 1 when the file calls the driver's table directly. */
 		return file->f_op == &test_chardev_fops;
+	case TEST_CHARDEV_IOC_OWN_WQ:
+		/* Per file: poll waits on the file's own queue from now on. */
+		WRITE_ONCE(tf->own_wq, true);
+		return 0;
+	case TEST_CHARDEV_IOC_NESTED:
+		/*
+		 * Calls the driver again through file->f_op after a while, as
+		 * compat_ptr_ioctl() and copy_splice_read() do: the fence's
+		 * read side is entered twice.
+		 */
+		if (get_user(ms, (u32 __user *)arg))
+			return -EFAULT;
+		if (!test_chardev_enter(file, "ioctl"))
+			return -EIO;
+		msleep(ms);
+		return file->f_op->unlocked_ioctl(file, TEST_CHARDEV_IOC_NOP, 0);
+	case TEST_CHARDEV_IOC_WAIT_CANCEL:
+		/*
+		 * A sleep that does not test the revoked predicate: it misses
+		 * the first wake-up of the cancel callback, as a mutex or a
+		 * completion would, and ends at the second.
+		 */
+		tc = test_chardev_enter(file, "ioctl");
+		if (!tc)
+			return -EIO;
+		if (!tf->sync)
+			return -ENOTTY;
+		ms = atomic_read(&tc->cancels);
+		wait_event(tc->wq, atomic_read(&tc->cancels) >= ms + 2);
+		return 0;
 	default:
 		return -ENOTTY;
 	}
@@ -261,8 +381,11 @@ static const struct file_operations test_chardev_fops = {
 	.open		= test_chardev_open,
 	.release	= test_chardev_release,
 	.read		= test_chardev_read,
+	.read_iter	= test_chardev_read_iter,
+	.splice_read	= copy_splice_read,
 	.write		= test_chardev_write,
 	.poll		= test_chardev_poll,
+	.fasync		= test_chardev_fasync,
 	.unlocked_ioctl	= test_chardev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= test_chardev_llseek,
@@ -273,7 +396,8 @@ static void test_chardev_cancel(void *data)
 {
 	struct test_chardev *tc = data;
 
-	wake_up_interruptible_all(&tc->wq);
+	atomic_inc(&tc->cancels);
+	wake_up_all(&tc->wq);
 }
 
 static struct fenced_fops_options test_chardev_fence(struct test_chardev *tc)
@@ -301,7 +425,7 @@ static int test_chardev_add_cdev(struct test_chardev *tc)
 		return PTR_ERR(tc->cdev);
 	cdev_dev = kzalloc_obj(*cdev_dev);
 	if (!cdev_dev) {
-		kobject_put(&tc->cdev->kobj);
+		cdev_put_sync(tc->cdev);
 		return -ENOMEM;
 	}
 	device_initialize(cdev_dev);
@@ -309,11 +433,16 @@ static int test_chardev_add_cdev(struct test_chardev *tc)
 	cdev_dev->parent = tc->dev;
 	cdev_dev->devt = test_chardev_devt + tc->kind;
 	cdev_dev->release = test_chardev_release_dev;
-	ret = dev_set_name(cdev_dev, "%s", test_chardev_names[tc->kind]);
+	/* Without a name, device_add() fails after cdev_add() succeeded. */
+	if (!fail_add)
+		ret = dev_set_name(cdev_dev, "%s", test_chardev_names[tc->kind]);
+	else
+		ret = 0;
+	fail_add = false;
 	if (!ret)
 		ret = cdev_device_add(tc->cdev, cdev_dev);
 	if (ret) {
-		kobject_put(&tc->cdev->kobj);
+		cdev_put_sync(tc->cdev);
 		put_device(cdev_dev);
 		return ret;
 	}
@@ -338,6 +467,7 @@ static int test_chardev_probe(struct platform_device *pdev)
 	tc->kind = pdev->id;
 	mutex_init(&tc->lock);
 	init_waitqueue_head(&tc->wq);
+	INIT_LIST_HEAD(&tc->files);
 	platform_set_drvdata(pdev, tc);
 
 	if (test_chardev_is_cdev(tc->kind))
@@ -365,6 +495,13 @@ static void test_chardev_remove(struct platform_device *pdev)
 		misc_deregister_sync(&tc->misc);
 	} else {
 		misc_deregister(&tc->misc);
+	}
+	/* What a synchronous unregister must not leave behind. */
+	if (test_chardev_is_sync(tc->kind)) {
+		if (tc->nr_files)
+			pr_err("%u files not released at remove\n", tc->nr_files);
+		if (tc->async)
+			pr_err("fasync entries left at remove\n");
 	}
 	/* devres frees tc when this returns; mark it for the non-KASAN check. */
 	WRITE_ONCE(tc->magic, TEST_CHARDEV_DEAD);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests of fenced file operations: what the shim table offers, what
- * registration refuses, and the order of a revoke. Included by
+ * registration refuses, the order of a revoke, and a read side that nests
+ * and that lockdep sees. Included by
  * fs/fenced_fops.c so that it can look at the fence's state.
  */
 #include <kunit/test.h>
@@ -120,10 +121,112 @@ static void fenced_fops_test_revoke(struct kunit *test)
 	}
 }
 
+static struct fenced_fops *kunit_nest_fence;
+static bool kunit_nest_held;
+static ssize_t kunit_nest_inner;
+
+/*
+ * Inside an operation: the read side is a lock lockdep knows the task
+ * holds, so an unregister from here is reported; and the driver calling
+ * itself through file->f_op enters again without waiting.
+ */
+static ssize_t kunit_nest_read(struct file *file, char __user *buf,
+			       size_t len, loff_t *ppos)
+{
+	struct fenced_fops *f = kunit_nest_fence;
+
+	if (f->type == FENCED_FOPS_SRCU)
+		kunit_nest_held = srcu_read_lock_held(&f->srcu);
+	else
+		kunit_nest_held = lockdep_is_held(&f->rwsem);
+	if (len)
+		kunit_nest_inner = file->f_op->read(file, buf, 0, ppos);
+	return 0;
+}
+
+static ssize_t kunit_nest_splice(struct file *in, loff_t *ppos,
+				 struct pipe_inode_info *pipe, size_t len,
+				 unsigned int flags)
+{
+	return 0;
+}
+
+static const struct file_operations kunit_nest_fops = {
+	.owner		= THIS_MODULE,
+	.read		= kunit_nest_read,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.splice_read	= copy_splice_read,
+	.splice_write	= iter_file_splice_write,
+	.llseek		= noop_llseek,
+};
+
+static const struct file_operations kunit_wrapped_fops = {
+	.owner		= THIS_MODULE,
+	.splice_read	= kunit_nest_splice,
+};
+
+/*
+ * The read side nests, and unregistering a device from one of its own
+ * operations stays visible to lockdep, with either fence.
+ */
+static void fenced_fops_test_nests(struct kunit *test)
+{
+	const enum fenced_fops_type types[] = { FENCED_FOPS_RWSEM, FENCED_FOPS_SRCU };
+	struct file *file;
+	int i;
+
+	file = kunit_kzalloc(test, sizeof(*file), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, file);
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		struct fenced_fops_options opts = { .type = types[i] };
+		struct fenced_fops *f = fenced_fops_create(&kunit_nest_fops, NULL, &opts);
+
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+		kunit_nest_fence = f;
+		kunit_nest_held = false;
+		kunit_nest_inner = -1;
+		file->f_op = fenced_fops_shim(f);
+		KUNIT_EXPECT_EQ(test, file->f_op->read(file, NULL, 1, NULL), 0);
+		KUNIT_EXPECT_EQ(test, kunit_nest_inner, 0);
+		if (IS_ENABLED(CONFIG_PROVE_LOCKING))
+			KUNIT_EXPECT_TRUE(test, kunit_nest_held);
+		fenced_fops_put(f);
+	}
+}
+
+/* Helpers that come back through file->f_op are installed unwrapped. */
+static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
+{
+	struct fenced_fops *f = fenced_fops_create(&kunit_nest_fops, NULL, NULL);
+	struct fenced_fops *g = fenced_fops_create(&kunit_wrapped_fops, NULL, NULL);
+	const struct file_operations *shim;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, g);
+	shim = fenced_fops_shim(f);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_read, (void *)copy_splice_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_write,
+			    (void *)iter_file_splice_write);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->llseek, (void *)noop_llseek);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->compat_ioctl,
+			    (void *)kunit_nest_fops.compat_ioctl);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)fenced_fops_shim(g)->splice_read,
+			    (void *)fence_splice_read);
+	/* Memory per open file, for the documentation's figures. */
+	kunit_info(test, "sizeof(struct fenced_file) = %zu, kmalloc %zu\n",
+		   sizeof(struct fenced_file),
+		   kmalloc_size_roundup(sizeof(struct fenced_file)));
+	fenced_fops_put(g);
+	fenced_fops_put(f);
+}
+
 static struct kunit_case fenced_fops_test_cases[] = {
 	KUNIT_CASE(fenced_fops_test_shim_mirrors_driver),
 	KUNIT_CASE(fenced_fops_test_refuses_mmap),
 	KUNIT_CASE(fenced_fops_test_revoke),
+	KUNIT_CASE(fenced_fops_test_nests),
+	KUNIT_CASE(fenced_fops_test_helpers_unwrapped),
 	{}
 };
 

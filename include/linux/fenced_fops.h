@@ -34,7 +34,8 @@ enum fenced_fops_type {
  * struct fenced_fops_options - options of a synchronous registration
  * @type: the fence, rwsem by default
  * @cancel: called by the synchronous unregister once new file operations
- *	are refused and before it waits for the running ones, to wake the
+ *	are refused and before it waits for the running ones, and again every
+ *	second (from a workqueue) while operations remain, to wake the
  *	driver's sleepers (whose wait conditions test fenced_fops_revoked());
  *	may be NULL
  * @cancel_data: argument of @cancel

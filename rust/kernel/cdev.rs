@@ -128,10 +128,11 @@ pub trait FileOperations: Sized + Send + Sync {
     /// `minor` is the index of the opened node among the registration's minors, from 0.
     fn open(&self, dev: &Device<Bound>, file: &File, minor: u32) -> Result<Self::Ptr>;
 
-    /// Called when the last reference to an open file is dropped.
+    /// Called when the last reference to an open file is dropped, or by the unregistration for
+    /// a file that is still open then.
     ///
-    /// Runs once for every successful [`open`](FileOperations::open), also after the
-    /// registration was dropped: it only gets the file's own data.
+    /// Runs once for every successful [`open`](FileOperations::open), always before the
+    /// unregistration returns; it only gets the file's own data.
     fn release(this: Self::Ptr, _file: &File) {
         drop(this);
     }
@@ -538,11 +539,10 @@ impl<T: FileOperations> SyncRegistration<T> {
             bindings::cdev_add(cdev, first, count)
         };
         if ret != 0 {
-            // SAFETY: The cdev was not added, so it holds no reference to its parent: forget
-            // the parent and drop the cdev, which frees it, then the devices.
+            // SAFETY: The cdev was not added: `cdev_put_sync()` undoes `cdev_alloc_sync()` after a
+            // failed `cdev_add()`, then we drop our references to the devices.
             unsafe {
-                (*cdev).kobj.parent = core::ptr::null_mut();
-                bindings::kobject_put(&raw mut (*cdev).kobj);
+                bindings::cdev_put_sync(cdev);
                 put_devices(&devs);
             }
             return Err(Error::from_errno(ret));

@@ -33,6 +33,16 @@
  */
 #define TEST_CHARDEV_IOC_MINOR		_IO('C', 0x04)
 
+/* Per file: poll waits on a queue of the file's own, freed with it. */
+#define TEST_CHARDEV_IOC_OWN_WQ		_IO('C', 0x05)
+/* Sleeps the given ms, then calls the driver again through file->f_op. */
+#define TEST_CHARDEV_IOC_NESTED		_IOW('C', 0x06, __u32)
+/* Sleeps until the cancel callback was called twice (sync devices). */
+#define TEST_CHARDEV_IOC_WAIT_CANCEL	_IO('C', 0x07)
+
+/* Set to Y, makes the next probe of a sync cdev device fail in device_add(). */
+#define TEST_CHARDEV_FAIL_ADD	"/sys/module/test_chardev/parameters/fail_add"
+
 /* The size of the device's buffer (its llseek limit). */
 #define TEST_CHARDEV_BUF	64
 

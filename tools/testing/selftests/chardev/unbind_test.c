@@ -33,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,10 +144,51 @@ static bool kmsg_watch_saw_uaf(struct kmsg_watch *w)
 	return seen;
 }
 
+/*
+ * What no test of a fenced device may leave in the kernel log: sanitizer,
+ * lockdep, WARN, BUG and refcount reports, and what the test driver says
+ * when it is reached after its removal or finds a file or fasync entry
+ * left at remove(). Reads the watched log to its end; true and the first
+ * such line in @line if there is one.
+ */
+static const char *const log_reports[] = {
+	"BUG: ", "WARNING: ", "INFO: possible", "refcount_t:", "Oops", "UBSAN:",
+	"on a removed device", "not released at remove", "left at remove",
+};
+
+static bool kmsg_watch_report(struct kmsg_watch *w, char *line, size_t size)
+{
+	char rec[2048];
+	bool seen = false;
+	ssize_t n;
+	size_t i;
+
+	if (w->fd < 0)
+		return false;
+	for (;;) {
+		n = read(w->fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		for (i = 0; !seen && i < ARRAY_SIZE(log_reports); i++) {
+			if (strstr(rec, log_reports[i])) {
+				snprintf(line, size, "%s", rec);
+				seen = true;
+			}
+		}
+	}
+	close(w->fd);
+	w->fd = -1;
+	return seen;
+}
+
 FIXTURE(unbind)
 {
 	char node[PATH_MAX];
 	int fd;
+	struct kmsg_watch log;	/* this test's part of the kernel log */
 };
 
 /* What a driver under test does not implement. */
@@ -264,8 +306,13 @@ FIXTURE_SETUP(unbind)
 	static char dir[PATH_MAX];
 	int ret;
 
+	self->fd = -1;
+	self->log.fd = -1;
 	if (access(TEST_CHARDEV_DRIVER, F_OK))
 		SKIP(return, "no test_chardev driver: needs CONFIG_TEST_CHARDEV");
+	/* The negative control expects reports: the xtask judges its log. */
+	if (!negative_control())
+		kmsg_watch_start(&self->log);
 	if (variant->driver) {
 		snprintf(dir, sizeof(dir), "/sys/bus/platform/drivers/%s", variant->driver);
 		if (access(dir, F_OK))
@@ -289,11 +336,16 @@ FIXTURE_SETUP(unbind)
 	}
 }
 
+/* The test judges its own part of the kernel log, without the xtask. */
 FIXTURE_TEARDOWN(unbind)
 {
+	char line[2048];
+
 	if (self->fd >= 0)
 		close(self->fd);
 	EXPECT_EQ(0, bind_dev(variant->id));
+	EXPECT_FALSE(kmsg_watch_report(&self->log, line, sizeof(line)))
+		TH_LOG("kernel log: %s", line);
 }
 
 #define LEGACY_UAF "legacy unregister: a use-after-free by design; run " \
@@ -743,6 +795,327 @@ TEST_F(unbind, legacy_keeps_driver_fops)
 	if (variant->lacks & LACKS_DRIVER_FOPS)
 		SKIP(return, "the driver cannot tell which table a file calls");
 	EXPECT_EQ(variant->fenced ? 0 : 1, ioctl(self->fd, TEST_CHARDEV_IOC_DRIVER_FOPS));
+}
+
+/*
+ * The tests below follow the patterns of real drivers (the test driver's
+ * options); they need its ioctls, so they run on its sync devices.
+ */
+#define NOT_C_SYNC "a pattern of the C test driver's sync devices"
+
+static bool c_sync(bool fenced, const char *driver)
+{
+	return fenced && !driver;
+}
+
+#define NR_OWN_WQ 6
+
+struct epoll_waiter {
+	int ep;
+	int n;
+	struct epoll_event ev[NR_OWN_WQ];
+};
+
+static void *epoll_waiter(void *arg)
+{
+	struct epoll_waiter *e = arg;
+
+	e->n = epoll_wait(e->ep, e->ev, NR_OWN_WQ, 10000);
+	return NULL;
+}
+
+static void *poll_waiter(void *arg)
+{
+	struct pollfd *pfd = arg;
+
+	poll(pfd, 1, 10000);
+	return NULL;
+}
+
+/*
+ * Files that poll a wait queue of their own, freed by their ->release()
+ * (DRM's drm_file, gpiolib-cdev line requests, a Rust PollCondVar): more
+ * files than a fixed table would have, some closed before the unbind, the
+ * others in one epoll set and in poll() across it. No poller may stay on a
+ * freed queue, and every one must be woken.
+ */
+TEST_F(unbind, per_file_poll_queues)
+{
+	struct epoll_waiter e = { };
+	struct pollfd pfd = { .events = POLLIN };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fds[NR_OWN_WQ];
+	pthread_t te, tp;
+	int i, fd, n;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	for (i = 0; i < NR_OWN_WQ; i++) {
+		struct pollfd p = { .events = POLLIN };
+
+		fd = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ioctl(fd, TEST_CHARDEV_IOC_OWN_WQ));
+		p.fd = fd;
+		EXPECT_EQ(0, poll(&p, 1, 10));
+		close(fd);
+	}
+
+	e.ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, e.ep);
+	for (i = 0; i < NR_OWN_WQ; i++) {
+		fds[i] = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ASSERT_LE(0, fds[i]);
+		ASSERT_EQ(0, ioctl(fds[i], TEST_CHARDEV_IOC_OWN_WQ));
+		ev.data.fd = fds[i];
+		ASSERT_EQ(0, epoll_ctl(e.ep, EPOLL_CTL_ADD, fds[i], &ev));
+	}
+	/* A write wakes every file's own queue. */
+	ASSERT_EQ(1, write(fds[0], "x", 1));
+	EXPECT_EQ(NR_OWN_WQ, epoll_wait(e.ep, e.ev, NR_OWN_WQ, 2000));
+	ASSERT_EQ(1, read(fds[0], &ev, 1));
+
+	ASSERT_EQ(0, pthread_create(&te, NULL, epoll_waiter, &e));
+	pfd.fd = fds[1];
+	ASSERT_EQ(0, pthread_create(&tp, NULL, poll_waiter, &pfd));
+	sleep_ms(200);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(te, NULL));
+	ASSERT_EQ(0, pthread_join(tp, NULL));
+	EXPECT_LT(0, e.n) TH_LOG("the epoll waiter was not woken by the unbind");
+	EXPECT_EQ(POLLERR | POLLHUP, pfd.revents & (POLLERR | POLLHUP));
+
+	/* Every file of the set now reports the hang-up. */
+	n = epoll_wait(e.ep, e.ev, NR_OWN_WQ, 1000);
+	EXPECT_EQ(NR_OWN_WQ, n);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(EPOLLERR | EPOLLHUP, e.ev[i].events & (EPOLLERR | EPOLLHUP));
+	for (i = 0; i < NR_OWN_WQ; i++)
+		close(fds[i]);
+	close(e.ep);
+}
+
+static atomic_int sigio_count;
+
+static void count_sigio(int sig)
+{
+	sigio_count++;
+}
+
+/*
+ * A device-wide fasync list (evdev, tty): the unregister drops the entry
+ * of a file that is still open, so remove() finds the list empty, and the
+ * later close() does not call the driver.
+ */
+TEST_F(unbind, fasync_dropped_at_unbind)
+{
+	int fd, i;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	signal(SIGIO, count_sigio);
+	sigio_count = 0;
+	fd = open(self->node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fcntl(fd, F_SETOWN, getpid()));
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC));
+	ASSERT_EQ(1, write(self->fd, "x", 1));
+	for (i = 0; i < 100 && !atomic_load(&sigio_count); i++)
+		sleep_ms(10);
+	EXPECT_LT(0, atomic_load(&sigio_count)) TH_LOG("no SIGIO from the write");
+
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	/* Turning it off after the unbind succeeds, and so does close(). */
+	EXPECT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_ASYNC));
+	EXPECT_EQ(0, close(fd));
+	signal(SIGIO, SIG_DFL);
+}
+
+/*
+ * ->release() touches the device, as most drivers' does: the unregister
+ * runs it for the files still open, while the device exists; remove()
+ * checks that none is left, and close() after the unbind calls nothing.
+ */
+TEST_F(unbind, release_before_unbind_returns)
+{
+	int fds[3], i;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	for (i = 0; i < 3; i++) {
+		fds[i] = open(self->node, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fds[i]);
+	}
+	ASSERT_EQ(0, close(fds[2]));
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, close(fds[i]));
+}
+
+/*
+ * splice() through copy_splice_read(), which calls ->read_iter() through
+ * file->f_op: the fence must not be entered twice, or lockdep reports
+ * recursive locking on an rwsem device.
+ */
+TEST_F(unbind, splice_through_f_op)
+{
+	int p[2];
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(3, write(self->fd, "abc", 3));
+	EXPECT_EQ(3, splice(self->fd, NULL, p[1], NULL, 3, SPLICE_F_NONBLOCK));
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	EXPECT_EQ(-1, splice(self->fd, NULL, p[1], NULL, 3, SPLICE_F_NONBLOCK));
+	EXPECT_EQ(ENODEV, errno);
+	close(p[0]);
+	close(p[1]);
+}
+
+struct nested_op {
+	int fd;
+	__u32 ms;
+	long ret;
+	int err;
+};
+
+static void *nested_ioctl(void *arg)
+{
+	struct nested_op *n = arg;
+
+	n->ret = ioctl(n->fd, TEST_CHARDEV_IOC_NESTED, &n->ms);
+	n->err = errno;
+	return NULL;
+}
+
+/*
+ * An operation that calls the driver again through file->f_op, as
+ * compat_ptr_ioctl() does, with an unbind queued between the outer and the
+ * inner entry: the inner call must fail with ENODEV, not queue behind the
+ * unbind that waits for the outer one.
+ */
+TEST_F(unbind, nested_call_across_unbind)
+{
+	struct nested_op n = { .fd = self->fd, .ms = 0 };
+	pthread_t t;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	nested_ioctl(&n);
+	EXPECT_EQ(0, n.ret) TH_LOG("nested ioctl: %s", strerror(n.err));
+
+	n.ms = 400;
+	ASSERT_EQ(0, pthread_create(&t, NULL, nested_ioctl, &n));
+	sleep_ms(100);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-1, n.ret);
+	EXPECT_EQ(ENODEV, n.err);
+}
+
+static void *wait_cancel(void *arg)
+{
+	struct nested_op *n = arg;
+
+	n->ret = ioctl(n->fd, TEST_CHARDEV_IOC_WAIT_CANCEL);
+	n->err = errno;
+	return NULL;
+}
+
+/*
+ * A sleep that misses the first wake-up of the cancel callback (a mutex, a
+ * completion): the unregister calls cancel again while operations remain.
+ */
+TEST_F(unbind, cancel_called_again)
+{
+	struct nested_op n = { .fd = self->fd };
+	pthread_t t;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	ASSERT_EQ(0, pthread_create(&t, NULL, wait_cancel, &n));
+	sleep_ms(200);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, n.ret) TH_LOG("wait_cancel: %s", strerror(n.err));
+}
+
+static void *long_ioctl(void *arg)
+{
+	struct held_op *h = arg;
+	__u32 ms = 11000;
+
+	h->ret = ioctl(h->fd, TEST_CHARDEV_IOC_HOLD, &ms);
+	h->err = errno;
+	return NULL;
+}
+
+/* An unregister still waiting after ten seconds says so, once. */
+TEST_F(unbind, stalled_unbind_reported)
+{
+	struct held_op h = { .fd = self->fd };
+	struct kmsg_watch w;
+	char rec[2048];
+	int said = 0;
+	pthread_t t;
+	ssize_t n;
+
+	if (!c_sync(variant->fenced, variant->driver))
+		SKIP(return, NOT_C_SYNC);
+	/* 11 s each: one rwsem and one SRCU device suffice. */
+	if (variant->id != 1 && variant->id != 4)
+		SKIP(return, "11 s: run on one rwsem and one SRCU device");
+	kmsg_watch_start(&w);
+	ASSERT_LE(0, w.fd);
+	ASSERT_EQ(0, pthread_create(&t, NULL, long_ioctl, &h));
+	sleep_ms(200);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	for (;;) {
+		n = read(w.fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		if (strstr(rec, "for file operations to finish") && strstr(rec, "unbind_test"))
+			said++;
+	}
+	close(w.fd);
+	EXPECT_EQ(0, h.ret) TH_LOG("held ioctl: %s", strerror(h.err));
+	EXPECT_EQ(1, said) TH_LOG("the stalled unregister was reported %d times", said);
+}
+
+/*
+ * Adding a sync cdev fails in device_add() after cdev_add() succeeded; the
+ * driver undoes it with cdev_put_sync() alone, and the next probe works.
+ */
+TEST(failed_cdev_add_undone)
+{
+	struct kmsg_watch w;
+	char line[2048];
+	int id, fd;
+
+	if (access(TEST_CHARDEV_FAIL_ADD, F_OK))
+		SKIP(return, "no test_chardev driver: needs CONFIG_TEST_CHARDEV");
+	if (negative_control())
+		SKIP(return, "not a test of the legacy path");
+	kmsg_watch_start(&w);
+	for (id = 3; id <= 4; id++) {
+		ASSERT_EQ(0, unbind_dev(id));
+		ASSERT_EQ(0, sysfs_write(TEST_CHARDEV_FAIL_ADD, "Y"));
+		driver_write("bind", id);	/* the probe fails */
+		EXPECT_FALSE(is_bound(id));
+		ASSERT_EQ(0, bind_dev(id));
+		fd = open(id == 3 ? "/dev/test_chardev_sync_cdev" :
+			  "/dev/test_chardev_sync_cdev_srcu", O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, ioctl(fd, TEST_CHARDEV_IOC_NOP));
+		close(fd);
+	}
+	EXPECT_FALSE(kmsg_watch_report(&w, line, sizeof(line)))
+		TH_LOG("kernel log: %s", line);
 }
 
 TEST_HARNESS_MAIN

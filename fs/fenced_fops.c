@@ -112,6 +112,7 @@ struct fenced_fops {
 	struct delayed_work recancel;		/* while the unregister waits */
 	unsigned int cancels;			/* calls of cancel so far */
 	unsigned long revoked_at;		/* jiffies */
+	bool stall_reported;
 	struct task_struct *unregistering;
 };
 
@@ -288,9 +289,11 @@ static int fence_fsync(struct file *file, loff_t start, loff_t end,
 }
 
 /*
- * Records whether the driver holds a fasync entry for the file, so that
- * the unregister can drop it. Turning it off after the revoke succeeds:
- * the unregister already did.
+ * Records that the driver may hold a fasync entry for the file, before it
+ * can, so that the unregister drops it; never cleared, as turning fasync
+ * off twice is harmless and racing fcntl() calls could otherwise leave an
+ * entry unrecorded. Turning it off after the revoke succeeds: the
+ * unregister already did.
  */
 static int fence_fasync(int fd, struct file *file, int on)
 {
@@ -300,9 +303,9 @@ static int fence_fasync(int fd, struct file *file, int on)
 
 	if (!fence_enter(f, &idx))
 		return ret;
+	if (on)
+		WRITE_ONCE(fenced_file(file)->fasync, true);
 	ret = f->fops->fasync(fd, file, on);
-	if (ret >= 0)
-		WRITE_ONCE(fenced_file(file)->fasync, on);
 	fence_exit(f, idx);
 	return ret;
 }
@@ -359,14 +362,18 @@ static int fence_relay_wake(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct fenced_relay *r = container_of(wait, struct fenced_relay, wait);
 
-	if (key_to_poll(key) & POLLFREE) {
-		list_del_init(&wait->entry);
-		/* Paired with smp_load_acquire() in fence_unhook(). */
-		smp_store_release(&r->head, NULL);
-		/* The pollers poll again and find the driver's new queue. */
-		key = NULL;
+	if (!(key_to_poll(key) & POLLFREE)) {
+		__wake_up(&r->pollers, mode, 1, key);
+		return 0;
 	}
-	__wake_up(&r->pollers, mode, 1, key);
+	/* The pollers poll again and find the driver's new queue. */
+	__wake_up(&r->pollers, mode, 0, NULL);
+	list_del_init(&wait->entry);
+	/*
+	 * Paired with smp_load_acquire() in fence_unhook(). The last access
+	 * to the relay: once it reads NULL, the file's close may free it.
+	 */
+	smp_store_release(&r->head, NULL);
 	return 0;
 }
 
@@ -375,11 +382,11 @@ static struct fenced_relay *fence_relay(struct fenced_fops *f,
 					struct fenced_file *ff,
 					wait_queue_head_t *head)
 {
-	struct fenced_relay *r, *new;
+	struct fenced_relay *r, *new = NULL;
 
 	spin_lock(&f->lock);
 	hlist_for_each_entry(r, &ff->relays, link)
-		if (r->head == head)
+		if (READ_ONCE(r->head) == head)
 			goto out;
 	spin_unlock(&f->lock);
 
@@ -393,7 +400,7 @@ static struct fenced_relay *fence_relay(struct fenced_fops *f,
 
 	spin_lock(&f->lock);
 	hlist_for_each_entry(r, &ff->relays, link)
-		if (r->head == head)
+		if (READ_ONCE(r->head) == head)
 			goto out;
 	r = new;
 	new = NULL;
@@ -447,6 +454,7 @@ struct fence_poll_table {
 	poll_table pt;
 	poll_table *orig;
 	struct fenced_fops *fence;
+	struct file *file;		/* the fenced file, not poll_wait()'s */
 	struct fenced_file *ff;
 	bool failed;
 };
@@ -458,8 +466,13 @@ static void fence_queue_proc(struct file *file, wait_queue_head_t *head,
 	struct fence_poll_table *fpt = container_of(pt, struct fence_poll_table, pt);
 	struct fenced_relay *r;
 
+	/*
+	 * A ->poll() that passes another file's poll table on (vfs_poll() of
+	 * an inner file) still polls for the fenced file: its relays are the
+	 * fenced file's.
+	 */
 	if (!fpt->ff)
-		fpt->ff = fenced_file(file);
+		fpt->ff = fenced_file(fpt->file);
 	r = fence_relay(fpt->fence, fpt->ff, head);
 	if (!r) {
 		fpt->failed = true;
@@ -483,6 +496,7 @@ static __poll_t fence_poll(struct file *file, poll_table *pt)
 		fpt.pt._key = pt->_key;
 		fpt.orig = pt;
 		fpt.fence = f;
+		fpt.file = file;
 		pt = &fpt.pt;
 	}
 	mask = f->fops->poll(file, pt);
@@ -617,6 +631,12 @@ static int fence_teardown(struct fenced_fops *f, struct fenced_file *ff)
 	return ret;
 }
 
+static bool fence_file_done(struct fenced_fops *f, struct fenced_file *ff)
+{
+	guard(spinlock)(&f->lock);
+	return ff->state == FENCED_FILE_DONE;
+}
+
 /*
  * Close: tear the file down, or wait until the unregister has, so that the
  * file outlives the driver's use of it.
@@ -630,7 +650,7 @@ static int fence_close(struct fenced_fops *f, struct fenced_file *ff)
 	spin_unlock(&f->lock);
 	if (claimed)
 		return fence_teardown(f, ff);
-	wait_event(f->teardown_wq, READ_ONCE(ff->state) == FENCED_FILE_DONE);
+	wait_event(f->teardown_wq, fence_file_done(f, ff));
 	return 0;
 }
 
@@ -641,6 +661,11 @@ static int fence_release(struct inode *inode, struct file *file)
 	int ret = 0;
 	int idx;
 
+	/* A file that got the shim without fence_open(): nothing of ours. */
+	if (WARN_ON_ONCE(!ff)) {
+		file->f_op = f->fops;
+		return 0;
+	}
 	/*
 	 * Inside the fence while it is live, so that unregistering the device
 	 * from its own ->release() is reported like from any operation; an
@@ -677,6 +702,23 @@ bool fenced_fops_revoked(const struct file *file)
 	return READ_ONCE(file_fence(file)->revoked);
 }
 EXPORT_SYMBOL_GPL(fenced_fops_revoked);
+
+/**
+ * fenced_fops_live() - whether a table is a shim not revoked yet
+ * @fops: a file_operations table
+ *
+ * For the legacy unregistration functions, to catch a sync device passed
+ * to them.
+ *
+ * Return: true if @fops is the shim of a fence that was not revoked.
+ */
+bool fenced_fops_live(const struct file_operations *fops)
+{
+	struct fenced_fops *f = fenced_fops_from_fops(fops);
+
+	return f && !READ_ONCE(f->revoked);
+}
+EXPORT_SYMBOL_GPL(fenced_fops_live);
 
 /**
  * fenced_fops_private() - the private data of a fenced device
@@ -814,6 +856,9 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		       fops, op);
 		return ERR_PTR(-EOPNOTSUPP);
 	}
+	/* Registered in sync mode twice, or not unregistered in sync mode. */
+	if (WARN_ON(fenced_fops_from_fops(fops)))
+		return ERR_PTR(-EINVAL);
 	f = kzalloc_obj(*f);
 	if (!f)
 		return ERR_PTR(-ENOMEM);
@@ -920,8 +965,8 @@ static void fence_recancel(struct work_struct *work)
 		f->cancel(f->cancel_data);
 		f->cancels++;
 	}
-	if (waited >= FENCE_STALL_REPORT * HZ &&
-	    waited < FENCE_STALL_REPORT * HZ + FENCE_RECANCEL_PERIOD) {
+	if (waited >= FENCE_STALL_REPORT * HZ && !f->stall_reported) {
+		f->stall_reported = true;
 		t = fence_find_sleeper(f);
 		pr_warn("%ps: %s[%d] has waited %lu s for file operations to finish (cancel called %u times); a task with the device open that sleeps: %s[%d]\n",
 			f->fops, f->unregistering->comm,

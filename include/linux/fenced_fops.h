@@ -59,4 +59,13 @@ struct fenced_fops *fenced_fops_from_fops(const struct file_operations *fops);
 void fenced_fops_revoke(struct fenced_fops *fence);
 void fenced_fops_put(struct fenced_fops *fence);
 
+#ifdef CONFIG_FENCED_FOPS
+bool fenced_fops_live(const struct file_operations *fops);
+#else
+static inline bool fenced_fops_live(const struct file_operations *fops)
+{
+	return false;
+}
+#endif
+
 #endif /* _LINUX_FENCED_FOPS_H */

@@ -1023,6 +1023,45 @@ static void *wait_cancel(void *arg)
 	return NULL;
 }
 
+/* A system call as a 32-bit process makes it, through int $0x80. */
+static long int80(long nr, long a, long b, long c)
+{
+#ifdef __x86_64__
+	long ret;
+
+	asm volatile("int $0x80"
+		     : "=a" (ret)
+		     : "a" (nr), "b" (a), "c" (b), "d" (c)
+		     : "r8", "r9", "r10", "r11", "memory");
+	return ret;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+#define NR32_GETPID	20
+#define NR32_IOCTL	54
+
+/*
+ * A 32-bit ioctl() reaches the driver through compat_ptr_ioctl(), which
+ * calls ->unlocked_ioctl() through file->f_op: the fence must be entered
+ * once, not twice (lockdep reports recursive locking on an rwsem device),
+ * and the call fails with ENODEV after the unbind.
+ */
+TEST_F(unbind, compat_ioctl_through_f_op)
+{
+	long ret;
+
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	if (int80(NR32_GETPID, 0, 0, 0) != getpid())
+		SKIP(return, "no 32-bit syscalls: needs CONFIG_IA32_EMULATION on x86_64");
+	ret = int80(NR32_IOCTL, self->fd, TEST_CHARDEV_IOC_NOP, 0);
+	EXPECT_EQ(0, ret) TH_LOG("32-bit ioctl: %s", strerror(-ret));
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	EXPECT_EQ(-ENODEV, int80(NR32_IOCTL, self->fd, TEST_CHARDEV_IOC_NOP, 0));
+}
+
 /*
  * A sleep that misses the first wake-up of the cancel callback (a mutex, a
  * completion): the unregister calls cancel again while operations remain.

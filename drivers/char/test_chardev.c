@@ -16,7 +16,7 @@
  * The file operations follow what real drivers do, so that the fence is
  * tested against them rather than against a driver shaped like it:
  * ->release() touches the device (it unlinks the file from the device's
- * list, as DRM and evdev do), ->fasync() keeps a device-wide fasync list
+ * list, as DRM and evdev do), ->flush() too, ->fasync() keeps a device-wide fasync list
  * (evdev, tty), a file may poll a wait queue of its own that ->release()
  * frees with wake_up_pollfree() (DRM's drm_file, gpiolib-cdev line
  * requests, a Rust PollCondVar), splice reads go through
@@ -215,6 +215,17 @@ static int test_chardev_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Called by every close(): after a synchronous unregister, not any more. */
+static int test_chardev_flush(struct file *file, fl_owner_t id)
+{
+	struct test_chardev_file *tf = file->private_data;
+
+	/* The legacy device's close stays safe after an unbind. */
+	if (!tf->sync)
+		return 0;
+	return test_chardev_enter(file, "flush") ? 0 : -EIO;
+}
+
 static int test_chardev_fasync(int fd, struct file *file, int on)
 {
 	struct test_chardev *tc = test_chardev_enter(file, "fasync");
@@ -385,6 +396,7 @@ static const struct file_operations test_chardev_fops = {
 	.splice_read	= copy_splice_read,
 	.write		= test_chardev_write,
 	.poll		= test_chardev_poll,
+	.flush		= test_chardev_flush,
 	.fasync		= test_chardev_fasync,
 	.unlocked_ioctl	= test_chardev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,

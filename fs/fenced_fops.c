@@ -310,16 +310,6 @@ static int fence_fasync(int fd, struct file *file, int on)
 	return ret;
 }
 
-static int fence_lock(struct file *file, int cmd, struct file_lock *fl)
-{
-	return FENCED(file, int, drv->lock(file, cmd, fl));
-}
-
-static int fence_flock(struct file *file, int cmd, struct file_lock *fl)
-{
-	return FENCED(file, int, drv->flock(file, cmd, fl));
-}
-
 static ssize_t fence_splice_read(struct file *in, loff_t *ppos,
 				 struct pipe_inode_info *pipe, size_t len,
 				 unsigned int flags)
@@ -743,8 +733,9 @@ EXPORT_SYMBOL_GPL(fenced_fops_private);
 
 /*
  * Names an operation of @fops that the shim cannot fence, or NULL. Mapped
- * memory outlives any fence, and the others bypass the file or run
- * asynchronously to the call.
+ * memory outlives any fence; the unlock of a file lock at close must not
+ * fail once the device is revoked, or the lock outlives the file; the
+ * others bypass the file or run asynchronously to the call.
  */
 static const char *fence_unsupported(const struct file_operations *fops)
 {
@@ -754,6 +745,10 @@ static const char *fence_unsupported(const struct file_operations *fops)
 		return "mmap_prepare";
 	if (fops->get_unmapped_area)
 		return "get_unmapped_area";
+	if (fops->lock)
+		return "lock";
+	if (fops->flock)
+		return "flock";
 	if (fops->iopoll)
 		return "iopoll";
 	if (fops->iterate_shared)
@@ -838,8 +833,6 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		.flush		= fops->flush ? fence_flush : NULL,
 		.fsync		= fops->fsync ? fence_fsync : NULL,
 		.fasync		= fops->fasync ? fence_fasync : NULL,
-		.lock		= fops->lock ? fence_lock : NULL,
-		.flock		= fops->flock ? fence_flock : NULL,
 		.splice_read	= fops->splice_read == copy_splice_read ? copy_splice_read :
 				  fops->splice_read ? fence_splice_read : NULL,
 		.splice_write	= fops->splice_write == iter_file_splice_write ?
@@ -978,7 +971,10 @@ static void fence_recancel(struct work_struct *work)
 	schedule_delayed_work(&f->recancel, FENCE_RECANCEL_PERIOD);
 }
 
-/* Waits until no file operation of the device runs. */
+/*
+ * Waits until no file operation of the device runs; the caller stops the
+ * recancel work once the files are torn down too.
+ */
 static void fence_drain(struct fenced_fops *f)
 {
 	f->unregistering = current;
@@ -989,7 +985,6 @@ static void fence_drain(struct fenced_fops *f)
 		down_write(&f->rwsem);
 		up_write(&f->rwsem);
 	}
-	cancel_delayed_work_sync(&f->recancel);
 }
 
 /**
@@ -1038,6 +1033,7 @@ void fenced_fops_revoke(struct fenced_fops *fence)
 		fence_teardown(fence, ff);
 	}
 	wait_event(fence->teardown_wq, !READ_ONCE(fence->tearing));
+	cancel_delayed_work_sync(&fence->recancel);
 }
 EXPORT_SYMBOL_GPL(fenced_fops_revoke);
 

@@ -19,7 +19,8 @@
  * list, as DRM and evdev do), ->flush() too, ->fasync() keeps a device-wide fasync list
  * (evdev, tty), a file may poll a wait queue of its own that ->release()
  * frees with wake_up_pollfree() (DRM's drm_file, gpiolib-cdev line
- * requests, a Rust PollCondVar), splice reads go through
+ * requests, a Rust PollCondVar; every other file frees it plainly),
+ * splice reads go through
  * copy_splice_read() and 32-bit ioctls through compat_ptr_ioctl(), both of
  * which come back through file->f_op, an ioctl calls the driver's own table
  * through file->f_op again (nesting), another ignores the first wake-up of
@@ -119,6 +120,7 @@ struct test_chardev {
 	unsigned int nr_files;
 	struct fasync_struct *async;	/* SIGIO on write */
 	atomic_t cancels;		/* calls of the cancel callback */
+	atomic_t own_wqs;		/* files given their own queue */
 };
 
 /* Per open file. */
@@ -126,6 +128,7 @@ struct test_chardev_file {
 	struct test_chardev *tc;
 	bool sync;
 	bool own_wq;			/* poll waits on wq below */
+	bool pollfree;			/* wq goes with wake_up_pollfree() */
 	u32 hold_ms;
 	struct list_head link;		/* in tc->files */
 	wait_queue_head_t wq;		/* the file's own poll queue */
@@ -210,8 +213,12 @@ static int test_chardev_release(struct inode *inode, struct file *file)
 		list_del(&tf->link);
 		tc->nr_files--;
 	}
-	wake_up_pollfree(&tf->wq);
-	kfree_rcu(tf, rcu);
+	if (tf->pollfree) {
+		wake_up_pollfree(&tf->wq);
+		kfree_rcu(tf, rcu);
+	} else {
+		kfree(tf);
+	}
 	return 0;
 }
 
@@ -328,11 +335,25 @@ static __poll_t test_chardev_poll(struct file *file, poll_table *wait)
 
 static const struct file_operations test_chardev_fops;
 
+/*
+ * Makes the device readable: how a test sees that an operation entered
+ * the driver before it unbinds the device.
+ */
+static void test_chardev_mark_inside(struct test_chardev *tc)
+{
+	scoped_guard(mutex, &tc->lock) {
+		tc->buf[0] = '!';
+		tc->len = 1;
+	}
+	wake_up_all(&tc->wq);
+}
+
 static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
 	struct test_chardev_file *tf = file->private_data;
 	struct test_chardev *tc;
+	long ret;
 	u32 ms;
 
 	switch (cmd) {
@@ -342,8 +363,10 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 	case TEST_CHARDEV_IOC_HOLD:
 		if (get_user(ms, (u32 __user *)arg))
 			return -EFAULT;
-		if (!test_chardev_enter(file, "ioctl"))
+		tc = test_chardev_enter(file, "ioctl");
+		if (!tc)
 			return -EIO;
+		test_chardev_mark_inside(tc);
 		msleep(ms);
 		fallthrough;
 	case TEST_CHARDEV_IOC_NOP:
@@ -353,7 +376,16 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 		/* 1 when the file calls the driver's table directly. */
 		return file->f_op == &test_chardev_fops;
 	case TEST_CHARDEV_IOC_OWN_WQ:
-		/* Per file: poll waits on the file's own queue from now on. */
+		/*
+		 * Per file: poll waits on the file's own queue from now on.
+		 * Every other such file frees it with wake_up_pollfree(), the
+		 * others just free it, which is valid: a file is released
+		 * only when nothing polls it.
+		 */
+		tc = test_chardev_enter(file, "ioctl");
+		if (!tc)
+			return -EIO;
+		tf->pollfree = atomic_inc_return(&tc->own_wqs) & 1;
 		WRITE_ONCE(tf->own_wq, true);
 		return 0;
 	case TEST_CHARDEV_IOC_NESTED:
@@ -364,10 +396,18 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 		 */
 		if (get_user(ms, (u32 __user *)arg))
 			return -EFAULT;
-		if (!test_chardev_enter(file, "ioctl"))
+		tc = test_chardev_enter(file, "ioctl");
+		if (!tc)
 			return -EIO;
-		msleep(ms);
-		return file->f_op->unlocked_ioctl(file, TEST_CHARDEV_IOC_NOP, 0);
+		if (ms && tf->sync) {
+			/* Inside: readable, until the unbind's cancel. */
+			test_chardev_mark_inside(tc);
+			wait_event_timeout(tc->wq, fenced_fops_revoked(file),
+					   msecs_to_jiffies(ms));
+		}
+		ret = file->f_op->unlocked_ioctl(file, TEST_CHARDEV_IOC_NOP, 0);
+		/* 1: the inner call was refused while the outer one ran. */
+		return ret == -ENODEV ? 1 : ret;
 	case TEST_CHARDEV_IOC_WAIT_CANCEL:
 		/*
 		 * A sleep that does not test the revoked predicate: it misses
@@ -380,7 +420,11 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 		if (!tf->sync)
 			return -ENOTTY;
 		ms = atomic_read(&tc->cancels);
-		wait_event(tc->wq, atomic_read(&tc->cancels) >= ms + 2);
+		test_chardev_mark_inside(tc);
+		/* Bounded, so that a kernel without the second call fails. */
+		if (!wait_event_timeout(tc->wq, atomic_read(&tc->cancels) >= ms + 2,
+					30 * HZ))
+			return -ETIMEDOUT;
 		return 0;
 	default:
 		return -ENOTTY;

@@ -133,12 +133,14 @@ static ssize_t kunit_nest_inner;
 static ssize_t kunit_nest_read(struct file *file, char __user *buf,
 			       size_t len, loff_t *ppos)
 {
+#ifdef CONFIG_LOCKDEP
 	struct fenced_fops *f = kunit_nest_fence;
 
 	if (f->type == FENCED_FOPS_SRCU)
 		kunit_nest_held = srcu_read_lock_held(&f->srcu);
 	else
 		kunit_nest_held = lockdep_is_held(&f->rwsem);
+#endif
 	if (len)
 		kunit_nest_inner = file->f_op->read(file, buf, 0, ppos);
 	return 0;

@@ -715,7 +715,8 @@ EXPORT_SYMBOL_GPL(fenced_fops_live);
  * @file: a file of a device registered in sync mode
  *
  * Returns the @private_data given to fenced_fops_create() (through
- * cdev_alloc_sync()): how a file operation finds its device once ->open()
+ * cdev_alloc_sync(); the struct miscdevice of a device registered with
+ * misc_register_sync()): how a file operation finds its device once ->open()
  * has replaced file->private_data with per-file state, as container_of()
  * on inode->i_cdev cannot for a cdev that the core allocated.
  *

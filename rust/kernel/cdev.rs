@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Char devices whose unregistration is synchronous.
+//! Char and misc devices whose unregistration is synchronous.
 //!
 //! C headers: [`include/linux/fenced_fops.h`](srctree/include/linux/fenced_fops.h),
-//! [`include/linux/cdev.h`](srctree/include/linux/cdev.h).
+//! [`include/linux/cdev.h`](srctree/include/linux/cdev.h),
+//! [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h).
 //!
 //! A device registered in sync mode calls its file operations through a fence: dropping the
-//! registration returns only once no file operation of the device runs, and later calls through
-//! files that are still open fail with `ENODEV` (poll reports `EPOLLERR | EPOLLHUP`) without
-//! reaching the driver. `release` still runs once for every successful open.
+//! registration returns only once no file operation of the device runs and every open file was
+//! released, and later calls through files that are still open fail with `ENODEV` (poll reports
+//! `EPOLLERR | EPOLLHUP`) without reaching the driver.
 //!
-//! [`SyncRegistration`] registers a char device of one or more minors, each with its device node,
-//! under a bound parent device. Because its file operations can only run while the registration
-//! exists, and the registration cannot outlive the parent's binding to its driver, every file
-//! operation is handed the parent as a [`&Device<Bound>`](Device<Bound>): it reaches device
-//! resources with [`Devres::access`], without the cost of a
-//! [`Revocable`](crate::revocable::Revocable) access per call.
+//! [`Registration`] registers a char device of one or more minors, each with its device node, and
+//! [`MiscRegistration`] a misc device, both under a bound parent device and with the file
+//! operations of one trait, [`FileOperations`]. Every file operation, `release` included, runs
+//! while the registration exists, and a registration lives no longer than the parent's binding
+//! to its driver (its constructors are `unsafe` for that: it must be dropped, not leaked), so
+//! every file operation is handed the parent as a [`&Device<Bound>`](Device<Bound>): it reaches
+//! device resources with [`Devres::access`](crate::devres::Devres::access), without the cost of
+//! a [`Revocable`](crate::revocable::Revocable) access per call.
+//!
+//! The device's data and the data of each open file are `'static`: they are reached from file
+//! operations that user space starts at any time until the unregistration, and may not borrow
+//! from anything the driver could free before it.
 
 use crate::{
     bindings,
@@ -23,7 +30,6 @@ use crate::{
         Bound,
         Device, //
     },
-    devres::Devres,
     error::{
         from_err_ptr,
         to_result,
@@ -39,7 +45,10 @@ use crate::{
     },
     module::this_module,
     prelude::*,
-    str::CStr,
+    str::{
+        CStr,
+        CString, //
+    },
     sync::{
         aref::ARef,
         poll::PollTable, //
@@ -49,7 +58,16 @@ use crate::{
         Opaque, //
     },
 };
-use core::marker::PhantomPinned;
+use core::{
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    ops::{
+        BitOr,
+        BitOrAssign, //
+    },
+};
 
 /// How the file operations of a sync device are fenced against its unregistration.
 ///
@@ -70,7 +88,7 @@ pub enum Fence {
 
 impl Fence {
     /// The C options for this fence, without a cancel callback.
-    pub(crate) fn into_raw(self) -> bindings::fenced_fops_options {
+    fn into_raw(self) -> bindings::fenced_fops_options {
         bindings::fenced_fops_options {
             type_: match self {
                 Fence::Rwsem => bindings::fenced_fops_type_FENCED_FOPS_RWSEM,
@@ -82,58 +100,97 @@ impl Fence {
     }
 }
 
-/// Poll events: what [`FileOperations::poll`] returns.
-pub mod events {
-    use crate::bindings;
+/// The events [`FileOperations::poll`] reports: the kernel's `EPOLL*` bits, which user space
+/// sees as its `POLL*` ones.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollMask(bindings::__poll_t);
 
-    /// There is data to read.
-    pub const POLLIN: u32 = bindings::POLLIN;
-    /// There is normal data to read.
-    pub const POLLRDNORM: u32 = bindings::POLLRDNORM;
-    /// Writing is possible.
-    pub const POLLOUT: u32 = bindings::POLLOUT;
-    /// Writing normal data is possible.
-    pub const POLLWRNORM: u32 = bindings::POLLWRNORM;
-    /// An error condition.
-    pub const POLLERR: u32 = bindings::POLLERR;
-    /// Hang up.
-    pub const POLLHUP: u32 = bindings::POLLHUP;
+impl PollMask {
+    /// No event.
+    pub const NONE: Self = Self(0);
+    /// There is data to read (`EPOLLIN`).
+    pub const IN: Self = Self(bindings::EPOLLIN);
+    /// There is urgent data to read (`EPOLLPRI`).
+    pub const PRI: Self = Self(bindings::EPOLLPRI);
+    /// Writing is possible (`EPOLLOUT`).
+    pub const OUT: Self = Self(bindings::EPOLLOUT);
+    /// There is normal data to read (`EPOLLRDNORM`).
+    pub const RDNORM: Self = Self(bindings::EPOLLRDNORM);
+    /// Writing normal data is possible (`EPOLLWRNORM`).
+    pub const WRNORM: Self = Self(bindings::EPOLLWRNORM);
+    /// An error condition (`EPOLLERR`).
+    pub const ERR: Self = Self(bindings::EPOLLERR);
+    /// Hang up (`EPOLLHUP`).
+    pub const HUP: Self = Self(bindings::EPOLLHUP);
+
+    /// The bits, as `->poll()` returns them.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether all events of `other` are in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for PollMask {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for PollMask {
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
 }
 
 /// Whether the device of `file` was unregistered.
 ///
 /// True once the synchronous unregistration of the device has started; for the wait conditions
-/// of file operations that sleep, which [`FileOperations::cancel`] wakes. `file` must be a file
-/// of a device registered in sync mode ([`SyncRegistration`], or a misc device of
-/// [`register_sync`](crate::miscdevice::MiscDeviceRegistration::register_sync)); for any other
-/// file this returns `false` (and warns once).
+/// of file operations that sleep, which [`FileOperations::cancel`] wakes. False for a file that
+/// is not of a device registered in sync mode.
 pub fn is_revoked(file: &File) -> bool {
-    // SAFETY: `file` is a valid file for the duration of the call.
-    unsafe { bindings::fenced_fops_revoked(file.as_ptr()) }
+    let file = file.as_ptr();
+    // SAFETY: `file` is a valid file for the duration of the call, whose `f_op` is set for its
+    // lifetime.
+    if unsafe { bindings::fenced_fops_from_fops((*file).f_op) }.is_null() {
+        return false;
+    }
+    // SAFETY: `file` is valid and its `f_op` is a fenced shim.
+    unsafe { bindings::fenced_fops_revoked(file) }
 }
 
-/// The file operations of a char device registered with [`SyncRegistration`].
+/// The file operations of a char device registered with [`Registration`] or of a misc device
+/// registered with [`MiscRegistration`].
 ///
 /// The implementing type is the device's data, owned by the registration and shared by all its
-/// files; [`FileOperations::Ptr`] is the data of one open file. Every operation but
-/// [`release`](FileOperations::release) runs inside the fence, so it gets `&self` and the parent
-/// device as a [`&Device<Bound>`](Device<Bound>).
+/// files; [`FileOperations::Ptr`] is the data of one open file. Every operation runs while the
+/// registration exists and gets `&self` and the parent device as a
+/// [`&Device<Bound>`](Device<Bound>). Files are streams: user space cannot seek them, and
+/// `pread()` and `pwrite()` fail with `ESPIPE`.
 #[vtable]
-pub trait FileOperations: Sized + Send + Sync {
+pub trait FileOperations: Sized + Send + Sync + 'static {
     /// What kind of pointer the data of an open file is wrapped in.
-    type Ptr: ForeignOwnable + Send + Sync;
+    type Ptr: ForeignOwnable + Send + Sync + 'static;
 
     /// Called when the device is opened; the returned pointer is the file's private data.
     ///
-    /// `minor` is the index of the opened node among the registration's minors, from 0.
+    /// `minor` is the index of the opened node among the minors of a [`Registration`], from 0;
+    /// always 0 for a misc device.
     fn open(&self, dev: &Device<Bound>, file: &File, minor: u32) -> Result<Self::Ptr>;
 
     /// Called when the last reference to an open file is dropped, or by the unregistration for
     /// a file that is still open then.
     ///
     /// Runs once for every successful [`open`](FileOperations::open), always before the
-    /// unregistration returns; it only gets the file's own data.
-    fn release(this: Self::Ptr, _file: &File) {
+    /// unregistration returns. The fence has detached the pollers of the file from every queue
+    /// [`poll`](FileOperations::poll) registered them on, so the file's data may own such
+    /// queues.
+    fn release(&self, _dev: &Device<Bound>, this: Self::Ptr, _file: &File) {
         drop(this);
     }
 
@@ -185,467 +242,141 @@ pub trait FileOperations: Sized + Send + Sync {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Poll: registers the file's wait queues in `table` and returns the ready [`events`].
+    /// Poll: registers the file's wait queues in `table` and returns the ready events.
     ///
     /// Pollers never sleep on the driver's wait queues themselves: the fence relays their
-    /// wake-ups, and detaches from them at unregistration.
+    /// wake-ups, and detaches from the queues before the file's
+    /// [`release`](FileOperations::release) and at the unregistration.
     fn poll(
         &self,
         _dev: &Device<Bound>,
         _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
         _file: &File,
         _table: PollTable<'_>,
-    ) -> u32 {
+    ) -> PollMask {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Wakes the sleepers of the device at unregistration.
     ///
     /// Called once new file operations are refused and before the unregistration waits for the
-    /// running ones: a file operation that sleeps must wake up here and return, with
-    /// [`is_revoked`] in its wait condition.
+    /// running ones, and again every second while some still run: a file operation that sleeps
+    /// must wake up here and return, with [`is_revoked`] in its wait condition.
     fn cancel(&self, _dev: &Device<Bound>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// The char device numbers of a [`SyncRegistration`].
-///
-/// # Invariants
-///
-/// `first` is the first of `count` char device numbers allocated with `alloc_chrdev_region()`.
-struct Region {
-    first: bindings::dev_t,
-    count: u32,
-}
-
-impl Region {
-    fn new(name: &'static CStr, count: u32) -> Result<Self> {
-        if count == 0 {
-            return Err(EINVAL);
-        }
-        let mut first: bindings::dev_t = 0;
-        // SAFETY: `first` is valid for writing and `name` is a valid C string that outlives the
-        // region.
-        to_result(unsafe {
-            bindings::alloc_chrdev_region(&mut first, 0, count, name.as_char_ptr())
-        })?;
-        // INVARIANT: The numbers were allocated above.
-        Ok(Self { first, count })
-    }
-}
-
-impl Drop for Region {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants, the numbers were allocated with
-        // `alloc_chrdev_region()`.
-        unsafe { bindings::unregister_chrdev_region(self.first, self.count) };
-    }
-}
-
-/// Drops our references to `devs`, which frees the devices that were never added.
-///
-/// # Safety
-///
-/// Each of `devs` is an initialized device holding a reference that is ours.
-unsafe fn put_devices(devs: &[*mut bindings::device]) {
-    for &dev in devs {
-        // SAFETY: The requirements of this function.
-        unsafe { bindings::put_device(dev) };
-    }
-}
-
-/// The C side of a [`SyncRegistration`]: the cdev and the devices of its nodes.
-///
-/// # Invariants
-///
-/// `cdev` was allocated with `cdev_alloc_sync()` and added with `cdev_add()` for the
-/// registration's numbers; `devs` are the devices of its nodes, one per number in order, each
-/// initialized, added, and holding a reference that is ours.
-struct Node {
-    cdev: *mut bindings::cdev,
-    devs: KVec<*mut bindings::device>,
-}
-
-// SAFETY: The C functions `Node` calls on drop may be called from any thread.
-unsafe impl Send for Node {}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        for &dev in self.devs.iter().rev() {
-            // SAFETY: By the type invariants, `dev` was added.
-            unsafe { bindings::device_del(dev) };
-        }
-        // SAFETY: By the type invariants, the cdev was added. This returns once no file
-        // operation of the device runs; later calls fail with `ENODEV` without reaching the
-        // driver.
-        unsafe { bindings::cdev_del_sync(self.cdev) };
-        // SAFETY: By the type invariants, these references are ours.
-        unsafe { put_devices(&self.devs) };
-    }
-}
-
-/// A char device registered in sync mode under a bound parent device.
-///
-/// Allocates char device numbers, one for each minor, registers a cdev whose file operations
-/// are `T`'s for all of them, and a device node for each (children of the parent); the file
-/// operations tell the minors apart by the index [`FileOperations::open`] gets. Dropping the
-/// registration is the synchronous unregistration: it returns once no file operation of the
-/// device runs, after [`FileOperations::cancel`] woke the sleepers; files that stay open fail
-/// with `ENODEV` from then on, and [`FileOperations::release`] still runs for each. The
-/// registration is also device-managed: if it is still registered when the parent is unbound,
-/// the unbind unregisters it (synchronously as well).
-///
-/// Keep it in the driver's data, or drop it earlier: the driver's data is dropped at unbind
-/// before any device resource ([`Devres`]) is released, so every resource the file operations
-/// reach through [`Devres::access`] outlives them.
-///
-/// # Examples
-///
-/// Devices under a faux parent, of one and of two minors, registered and dropped with each
-/// fence; the drop calls [`FileOperations::cancel`] before it waits.
-///
-/// ```
-/// use core::sync::atomic::{AtomicU32, Ordering};
-/// use kernel::{
-///     cdev::{Fence, FileOperations, SyncRegistration},
-///     device::{Bound, Device},
-///     faux,
-///     fs::File,
-///     prelude::*,
-/// };
-///
-/// static CANCELLED: AtomicU32 = AtomicU32::new(0);
-///
-/// struct Nop;
-///
-/// #[vtable]
-/// impl FileOperations for Nop {
-///     type Ptr = ();
-///
-///     fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result {
-///         Ok(())
-///     }
-///
-///     fn cancel(&self, _dev: &Device<Bound>) {
-///         CANCELLED.fetch_add(1, Ordering::Relaxed);
-///     }
-/// }
-///
-/// let parent = faux::Registration::new(c"rust_doctest_cdev", None)?;
-/// let dev: &Device<Bound> = parent.as_ref().as_ref();
-/// for fence in [Fence::Rwsem, Fence::Srcu] {
-///     let reg = KBox::pin_init(
-///         SyncRegistration::new(dev, c"rust_doctest_cdev0", fence, Ok(Nop)),
-///         GFP_KERNEL,
-///     )?;
-///     // The synchronous unregistration.
-///     drop(reg);
-///
-///     // Nodes `rust_doctest_cdev_m0` and `rust_doctest_cdev_m1`.
-///     let reg = KBox::pin_init(
-///         SyncRegistration::with_minors(dev, c"rust_doctest_cdev_m", 2, fence, Ok(Nop)),
-///         GFP_KERNEL,
-///     )?;
-///     drop(reg);
-/// }
-/// assert_eq!(CANCELLED.load(Ordering::Relaxed), 4);
-///
-/// // A registration needs a minor.
-/// assert_eq!(
-///     KBox::pin_init(
-///         SyncRegistration::with_minors(dev, c"rust_doctest_cdev_z", 0, Fence::Rwsem, Ok(Nop)),
-///         GFP_KERNEL,
-///     )
-///     .err(),
-///     Some(EINVAL)
-/// );
-/// # Ok::<(), Error>(())
-/// ```
-///
-/// # Invariants
-///
-/// Until `node` is revoked, the registered cdev's fence was created with a pointer to `self` as
-/// its private data and cancel data, and the cdev and its nodes use the numbers of `region`.
+/// What the file operations of a device reach: its data and its bound parent.
 #[pin_data]
-pub struct SyncRegistration<T: FileOperations> {
-    // Dropped first: unregisters and waits for the file operations, which use `data` and
-    // `parent`. The file operations never touch `node`.
-    node: Devres<Node>,
+struct Shared<T: FileOperations> {
     #[pin]
     data: T,
     parent: ARef<Device>,
-    // Dropped after the node: the numbers are given back once the cdev is gone.
-    region: Region,
-    #[pin]
-    _pin: PhantomPinned,
 }
 
-impl<T: FileOperations> SyncRegistration<T> {
-    /// Registers a char device of one minor, whose node is named `name`, under `parent`, fenced
-    /// by `fence`, with `data` as the device's data.
-    ///
-    /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced.
-    pub fn new<'a>(
-        parent: &'a Device<Bound>,
-        name: &'static CStr,
-        fence: Fence,
-        data: impl PinInit<T, Error> + 'a,
-    ) -> impl PinInit<Self, Error> + 'a
-    where
-        T: 'a,
-    {
-        Self::init(parent, name, 1, false, fence, data)
-    }
-
-    /// Registers a char device of `minors` minors under `parent`, fenced by `fence`, with `data`
-    /// as the device's data. The nodes are named `name` followed by the index of their minor,
-    /// from 0.
-    ///
-    /// Fails with `EINVAL` if `minors` is 0, and with `EOPNOTSUPP` if the file operations cannot
-    /// be fenced.
-    pub fn with_minors<'a>(
-        parent: &'a Device<Bound>,
-        name: &'static CStr,
-        minors: u32,
-        fence: Fence,
-        data: impl PinInit<T, Error> + 'a,
-    ) -> impl PinInit<Self, Error> + 'a
-    where
-        T: 'a,
-    {
-        Self::init(parent, name, minors, true, fence, data)
-    }
-
-    fn init<'a>(
-        parent: &'a Device<Bound>,
-        name: &'static CStr,
-        minors: u32,
-        numbered: bool,
-        fence: Fence,
-        data: impl PinInit<T, Error> + 'a,
-    ) -> impl PinInit<Self, Error> + 'a
-    where
-        T: 'a,
-    {
-        // The initializer names the fields it has initialized after them.
-        let dev = parent;
-
-        try_pin_init!(&this in Self {
-            data <- data,
-            parent: dev.into(),
-            region: Region::new(name, minors)?,
-            // Registered last: the file operations may run as soon as the cdev is added, and
-            // they use `data`, `parent` and `region`.
-            node: Devres::new(
-                dev,
-                // SAFETY: `this` is pinned, `data`, `parent` and `region` are initialized;
-                // `node` is dropped, and the device unregistered, before them and before the
-                // memory of `this` goes.
-                unsafe { Self::register(dev, name, numbered, fence, this.as_ptr()) },
-            )?,
-            _pin: PhantomPinned,
-        })
-    }
-
-    /// Allocates and initializes the device of the node of number `devt`, a child of `parent`,
-    /// named `name`, followed by `index` if given.
-    fn new_device(
-        parent: &Device<Bound>,
-        name: &'static CStr,
-        devt: bindings::dev_t,
-        index: Option<u32>,
-    ) -> Result<*mut bindings::device> {
-        let dev = KBox::<Opaque<bindings::device>>::new(Opaque::zeroed(), GFP_KERNEL)?;
-        let dev = KBox::into_raw(dev).cast::<bindings::device>();
-
-        // SAFETY: `dev` is a zeroed `struct device` that we own; from here on it is freed by
-        // `release_device()` when its last reference is put.
-        unsafe {
-            bindings::device_initialize(dev);
-            (*dev).parent = parent.as_raw();
-            (*dev).devt = devt;
-            (*dev).release = Some(Self::release_device);
-        }
-
-        let ret = match index {
-            // SAFETY: `dev` is initialized; the format takes one C string.
-            None => unsafe { bindings::dev_set_name(dev, c"%s".as_char_ptr(), name.as_char_ptr()) },
-            // SAFETY: `dev` is initialized; the format takes a C string and an unsigned int.
-            Some(index) => unsafe {
-                bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), name.as_char_ptr(), index)
-            },
-        };
-        if ret != 0 {
-            // SAFETY: `dev` is initialized and the reference is ours.
-            unsafe { bindings::put_device(dev) };
-            return Err(Error::from_errno(ret));
-        }
-        Ok(dev)
-    }
-
-    /// Registers the cdev for the registration's numbers, and a node for each.
-    ///
-    /// # Safety
-    ///
-    /// `this` must point to a pinned `Self` whose `data`, `parent` and `region` are initialized,
-    /// and must stay valid until the returned [`Node`] is dropped.
-    unsafe fn register(
-        parent: &Device<Bound>,
-        name: &'static CStr,
-        numbered: bool,
-        fence: Fence,
-        this: *mut Self,
-    ) -> Result<Node> {
-        // SAFETY: `region` is initialized (the safety requirements).
-        let (first, count) = unsafe { ((*this).region.first, (*this).region.count) };
-
-        let mut opts = fence.into_raw();
-        if T::HAS_CANCEL {
-            opts.cancel = Some(Self::cancel_callback);
-            opts.cancel_data = this.cast();
-        }
-
-        let mut devs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
-        for index in 0..count {
-            let dev = Self::new_device(parent, name, first + index, numbered.then_some(index));
-            if let Err(err) = dev.and_then(|dev| {
-                devs.push_within_capacity(dev).map_err(|_| {
-                    // SAFETY: `dev` is initialized and the reference is ours.
-                    unsafe { bindings::put_device(dev) };
-                    ENOMEM
-                })
-            }) {
-                // SAFETY: Initialized devices whose references are ours.
-                unsafe { put_devices(&devs) };
-                return Err(err);
-            }
-        }
-
-        // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
-        // (the safety requirements), and `opts` is only read during the call.
-        let cdev = unsafe { bindings::cdev_alloc_sync(Self::VTABLE_PTR, this.cast(), &opts) };
-        if let Err(err) = from_err_ptr(cdev) {
-            // SAFETY: Initialized devices whose references are ours.
-            unsafe { put_devices(&devs) };
-            return Err(err);
-        }
-
-        // SAFETY: `cdev` is valid and not added; the first device is initialized. As
-        // `cdev_device_add()` does, the first node's device is the parent of the cdev, which
-        // holds a reference to it from `cdev_add()` on.
-        let ret = unsafe {
-            bindings::cdev_set_parent(cdev, &raw mut (*devs[0]).kobj);
-            bindings::cdev_add(cdev, first, count)
-        };
-        if ret != 0 {
-            // SAFETY: The cdev was not added: `cdev_put_sync()` undoes `cdev_alloc_sync()` after a
-            // failed `cdev_add()`, then we drop our references to the devices.
-            unsafe {
-                bindings::cdev_put_sync(cdev);
-                put_devices(&devs);
-            }
-            return Err(Error::from_errno(ret));
-        }
-
-        for (added, &dev) in devs.iter().enumerate() {
-            // SAFETY: `dev` is initialized and not added yet.
-            let ret = unsafe { bindings::device_add(dev) };
-            if ret != 0 {
-                // SAFETY: The first `added` devices and the cdev were added; remove them, then
-                // drop our references to the devices.
-                unsafe {
-                    for &dev in devs[..added].iter().rev() {
-                        bindings::device_del(dev);
-                    }
-                    bindings::cdev_del_sync(cdev);
-                    put_devices(&devs);
-                }
-                return Err(Error::from_errno(ret));
-            }
-        }
-
-        // INVARIANT: `cdev` was added for the registration's numbers, and `devs` are the
-        // devices of its nodes, in order, added, with our references.
-        Ok(Node { cdev, devs })
-    }
-
-    /// Returns the device's data.
-    pub fn data(&self) -> &T {
-        &self.data
-    }
-
+impl<T: FileOperations> Shared<T> {
     /// Returns the device's data and its bound parent, for a file operation or the cancel
     /// callback.
     ///
     /// # Safety
     ///
-    /// `this` is the pointer the fence was created with, the caller runs inside the fence (a
-    /// file operation other than a `release` after the unregistration) or is the cancel
-    /// callback, and `'a` ends when it returns.
+    /// `this` is the `Shared<T>` of a registration whose fence calls the caller: a file
+    /// operation, `release` included, or the cancel callback; `'a` ends when the caller returns.
     unsafe fn fenced<'a>(this: *const Self) -> (&'a T, &'a Device<Bound>) {
-        // SAFETY: The fence was created with a pointer to this pinned registration, which
-        // outlives every file operation and the cancel callback: the registration's memory is
-        // only released after `node` is dropped (pinning, and `node` is its first field), and
-        // dropping `node`, or its devres release, unregisters the cdev, which refuses new file
-        // operations and waits for the running ones. Only `data` and `parent` are borrowed, never
-        // `node`, which its drop may be borrowing mutably at the same time.
-        let data = unsafe { &(*this).data };
-        // SAFETY: As above for the pointer. The parent is bound for all of `'a`: the cdev is
-        // unregistered when `node` is dropped, which happens either when the registration is
-        // dropped, while the parent is bound since `node` was not released by devres yet, or at
-        // the latest when devres releases `node` during the parent's unbind, before the parent
-        // is marked unbound. The unregistration returns only once no file operation runs, so
-        // none runs, and no cancel callback either, once the parent is unbound.
-        let dev = unsafe { (*this).parent.as_bound() };
-        (data, dev)
+        // SAFETY: The registration outlives every call its fence makes: its drop unregisters the
+        // device, which refuses new file operations, calls the cancel callback, waits for the
+        // running operations and releases the files still open before it returns, and only then
+        // are the fields of the registration dropped and its pinned memory freed. Only
+        // `Shared<T>` is borrowed, never the C side of the registration, which its drop uses at
+        // the same time.
+        let this = unsafe { &*this };
+        // SAFETY: The parent is bound for all of `'a`: the registration is dropped before the
+        // parent's binding ends (the safety requirements of its constructors), and its drop
+        // returns only once no call of the fence runs.
+        let dev = unsafe { this.parent.as_bound() };
+        (&this.data, dev)
     }
+}
 
-    /// Returns the device's data and its bound parent, for a file operation.
+/// How the file operations of a kind of registration find its [`Shared`].
+trait Kind<T: FileOperations> {
+    /// Returns the `Shared<T>` of the registration of `file`, and the index of `inode`'s minor.
     ///
     /// # Safety
     ///
-    /// `file` is a file of a `SyncRegistration<T>`, inside a fenced file operation, and `'a`
-    /// ends when the operation returns.
-    unsafe fn from_file<'a>(file: *mut bindings::file) -> (&'a T, &'a Device<Bound>) {
-        // SAFETY: The file belongs to a sync device whose fence was created with a pointer to its
-        // `SyncRegistration<T>` as private data (type invariants); the rest are the requirements
-        // of this function.
-        unsafe { Self::fenced(bindings::fenced_fops_private(file).cast::<Self>()) }
-    }
+    /// `file` is a file of a registration of this kind, in a call of its fence.
+    unsafe fn find(inode: *const bindings::inode, file: *const bindings::file)
+        -> (*const Shared<T>, u32);
+}
 
+/// The [`Kind`] of [`Registration`].
+struct CdevKind;
+
+impl<T: FileOperations> Kind<T> for CdevKind {
+    unsafe fn find(
+        inode: *const bindings::inode,
+        file: *const bindings::file,
+    ) -> (*const Shared<T>, u32) {
+        // SAFETY: The fence of a `Registration<T>` was created with a pointer to it as private
+        // data (its type invariants), and the registration outlives the call.
+        let reg = unsafe { bindings::fenced_fops_private(file) }.cast::<Registration<'static, T>>();
+        let minor = if inode.is_null() {
+            0
+        } else {
+            // SAFETY: As above; `inode` is the node of one of the registration's numbers, which
+            // share their major and follow `region.first`.
+            unsafe { (*inode).i_rdev - (*reg).region.first }
+        };
+        // SAFETY: As above.
+        (unsafe { &raw const (*reg).shared }, minor)
+    }
+}
+
+/// The [`Kind`] of [`MiscRegistration`].
+struct MiscKind;
+
+impl<T: FileOperations> Kind<T> for MiscKind {
+    unsafe fn find(
+        _inode: *const bindings::inode,
+        file: *const bindings::file,
+    ) -> (*const Shared<T>, u32) {
+        // SAFETY: The fence of a misc device has its `struct miscdevice` as private data, which
+        // is the `misc` field of a `MiscRegistration<T>` (type invariants) that outlives the
+        // call.
+        let misc = unsafe { bindings::fenced_fops_private(file) }.cast::<Opaque<bindings::miscdevice>>();
+        // SAFETY: As above.
+        let reg = unsafe { crate::container_of!(misc, MiscRegistration<'static, T>, misc) };
+        // SAFETY: As above.
+        (unsafe { &raw const (*reg).shared }, 0)
+    }
+}
+
+/// The file operations of a kind of registration of `T`: trampolines to `T`'s.
+struct Vtable<T, K>(PhantomData<(T, K)>);
+
+impl<T: FileOperations, K: Kind<T>> Vtable<T, K> {
     /// # Safety
     ///
-    /// Called by the device core on the last put of a device allocated by `register()`.
-    unsafe extern "C" fn release_device(dev: *mut bindings::device) {
-        // SAFETY: `dev` was allocated as a `KBox<Opaque<bindings::device>>` in `register()`.
-        drop(unsafe { KBox::from_raw(dev.cast::<Opaque<bindings::device>>()) });
-    }
-
-    /// # Safety
-    ///
-    /// Called by the fence with the cancel data given in `register()`.
-    unsafe extern "C" fn cancel_callback(data: *mut c_void) {
-        // SAFETY: The cancel data is the pointer to the registration the fence was created with,
-        // and the fence calls this from the unregistration, before it returns.
-        let (data, dev) = unsafe { Self::fenced(data.cast::<Self>()) };
+    /// Called by the fence with the cancel data it was created with: the registration's
+    /// `Shared<T>`.
+    unsafe extern "C" fn cancel(data: *mut c_void) {
+        // SAFETY: The cancel callback of the registration's fence.
+        let (data, dev) = unsafe { Shared::<T>::fenced(data.cast()) };
         data.cancel(dev);
     }
 
     /// # Safety
     ///
-    /// `file` is being opened on a sync cdev of a `SyncRegistration<T>`, inside its fence.
+    /// `file` is being opened on a device of kind `K`, inside its fence.
     unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: `file` is being opened on a sync cdev (the requirements of this function),
-        // whose fence was created with a pointer to its `SyncRegistration<T>` as private data
-        // (type invariants).
-        let reg = unsafe { bindings::fenced_fops_private(file) }.cast::<Self>();
-        // SAFETY: `reg` is the pointer the fence was created with, and the open call is fenced.
-        let (this, dev) = unsafe { Self::fenced(reg) };
-        // SAFETY: The registration outlives the fenced call, and its `region` is only dropped
-        // after the cdev was unregistered. The inode is the node of one of the registration's
-        // numbers, which share their major.
-        let minor = unsafe { (*inode).i_rdev - (*reg).region.first };
+        // SAFETY: A fenced call on a file of kind `K`.
+        let (shared, minor) = unsafe { K::find(inode, file) };
+        // SAFETY: As above.
+        let (this, dev) = unsafe { Shared::fenced(shared) };
+        // Files are streams: no file position for the driver to get wrong. This cannot fail.
+        // SAFETY: The file is being opened.
+        unsafe { bindings::stream_open(inode, file) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
         let f = unsafe { File::from_raw_file(file) };
         match this.open(dev, f, minor) {
@@ -661,12 +392,17 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// `file` is being released after a successful `open()`.
-    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    /// `file` of kind `K` is being released after a successful `open()`.
+    unsafe extern "C" fn release(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: The fence calls `release()` of every open file before the unregistration
+        // returns.
+        let (shared, _) = unsafe { K::find(inode, file) };
+        // SAFETY: As above.
+        let (this, dev) = unsafe { Shared::fenced(shared) };
         // SAFETY: The release call owns the private data set by `open()`.
         let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        T::release(ptr, unsafe { File::from_raw_file(file) });
+        this.release(dev, ptr, unsafe { File::from_raw_file(file) });
         0
     }
 
@@ -675,7 +411,7 @@ impl<T: FileOperations> SyncRegistration<T> {
     ///
     /// # Safety
     ///
-    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    /// A fenced call on an open file of kind `K`.
     unsafe fn on_file<R>(
         file: *mut bindings::file,
         op: impl for<'a> FnOnce(
@@ -686,7 +422,9 @@ impl<T: FileOperations> SyncRegistration<T> {
         ) -> R,
     ) -> R {
         // SAFETY: The call is fenced (the requirements of this function).
-        let (this, dev) = unsafe { Self::from_file(file) };
+        let (shared, _) = unsafe { K::find(core::ptr::null(), file) };
+        // SAFETY: As above.
+        let (this, dev) = unsafe { Shared::fenced(shared) };
         // SAFETY: The file is open, so its private data is the `T::Ptr` from `open()`.
         let ptr = unsafe { T::Ptr::borrow((*file).private_data) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
@@ -699,18 +437,22 @@ impl<T: FileOperations> SyncRegistration<T> {
     ///
     /// # Safety
     ///
-    /// A fenced call with a valid `kiocb` of an open file of a `SyncRegistration<T>`.
+    /// A fenced call with a valid `kiocb` of an open file of kind `K`.
     unsafe fn on_kiocb(
         kiocb: *mut bindings::kiocb,
         op: impl FnOnce(&T, &Device<Bound>, &File, Kiocb<'_, T::Ptr>) -> Result<usize>,
     ) -> isize {
         // SAFETY: The call is fenced (the requirements of this function).
-        let (this, dev) = unsafe { Self::from_file((*kiocb).ki_filp) };
+        let file = unsafe { (*kiocb).ki_filp };
+        // SAFETY: As above.
+        let (shared, _) = unsafe { K::find(core::ptr::null(), file) };
+        // SAFETY: As above.
+        let (this, dev) = unsafe { Shared::fenced(shared) };
         // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let file = unsafe { File::from_raw_file((*kiocb).ki_filp) };
+        let f = unsafe { File::from_raw_file(file) };
         // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
         let kiocb = unsafe { Kiocb::from_raw(kiocb) };
-        match op(this, dev, file, kiocb) {
+        match op(this, dev, f, kiocb) {
             Ok(n) => n as isize,
             Err(err) => err.to_errno() as isize,
         }
@@ -725,8 +467,7 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// A fenced call with a valid `kiocb` of a file of a `SyncRegistration<T>`, and an
-    /// `iov_iter` for writing.
+    /// A fenced call with a valid `kiocb` of a file of kind `K`, and an `iov_iter` for writing.
     unsafe extern "C" fn read_iter(
         kiocb: *mut bindings::kiocb,
         iter: *mut bindings::iov_iter,
@@ -739,8 +480,7 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// A fenced call with a valid `kiocb` of a file of a `SyncRegistration<T>`, and an
-    /// `iov_iter` for reading.
+    /// A fenced call with a valid `kiocb` of a file of kind `K`, and an `iov_iter` for reading.
     unsafe extern "C" fn write_iter(
         kiocb: *mut bindings::kiocb,
         iter: *mut bindings::iov_iter,
@@ -753,7 +493,7 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    /// A fenced call on an open file of kind `K`.
     unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: A fenced call on an open file.
         Self::to_c_long(unsafe {
@@ -763,7 +503,7 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// A fenced call on an open file of a `SyncRegistration<T>`.
+    /// A fenced call on an open file of kind `K`.
     #[cfg(CONFIG_COMPAT)]
     unsafe extern "C" fn compat_ioctl(
         file: *mut bindings::file,
@@ -780,8 +520,7 @@ impl<T: FileOperations> SyncRegistration<T> {
 
     /// # Safety
     ///
-    /// A fenced call on an open file of a `SyncRegistration<T>`; `table` is null or valid for
-    /// the call.
+    /// A fenced call on an open file of kind `K`; `table` is null or valid for the call.
     unsafe extern "C" fn poll(
         file: *mut bindings::file,
         table: *mut bindings::poll_table,
@@ -789,7 +528,7 @@ impl<T: FileOperations> SyncRegistration<T> {
         // SAFETY: `table` is null or valid for the duration of the call.
         let table = unsafe { PollTable::from_raw(table) };
         // SAFETY: A fenced call on an open file.
-        unsafe { Self::on_file(file, |this, dev, ptr, f| this.poll(dev, ptr, f, table)) }
+        unsafe { Self::on_file(file, |this, dev, ptr, f| this.poll(dev, ptr, f, table)) }.bits()
     }
 
     const VTABLE: bindings::file_operations = bindings::file_operations {
@@ -823,5 +562,541 @@ impl<T: FileOperations> SyncRegistration<T> {
         ..pin_init::zeroed()
     };
 
-    const VTABLE_PTR: *const bindings::file_operations = &Self::VTABLE;
+    const PTR: *const bindings::file_operations = &Self::VTABLE;
+
+    /// The fence options of a registration whose `Shared<T>` is at `shared`.
+    fn options(fence: Fence, shared: *const Shared<T>) -> bindings::fenced_fops_options {
+        let mut opts = fence.into_raw();
+        if T::HAS_CANCEL {
+            opts.cancel = Some(Self::cancel);
+            opts.cancel_data = shared.cast_mut().cast();
+        }
+        opts
+    }
+}
+
+/// The char device numbers of a [`Registration`].
+///
+/// # Invariants
+///
+/// `first` is the first of `count` char device numbers allocated with `alloc_chrdev_region()`.
+struct Region {
+    first: bindings::dev_t,
+    count: u32,
+}
+
+impl Region {
+    fn new(name: &CStr, count: u32) -> Result<Self> {
+        if count == 0 {
+            return Err(EINVAL);
+        }
+        let mut first: bindings::dev_t = 0;
+        // SAFETY: `first` is valid for writing and `name` is a valid C string, which the call
+        // copies.
+        to_result(unsafe {
+            bindings::alloc_chrdev_region(&mut first, 0, count, name.as_char_ptr())
+        })?;
+        // INVARIANT: The numbers were allocated above.
+        Ok(Self { first, count })
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, the numbers were allocated with
+        // `alloc_chrdev_region()`.
+        unsafe { bindings::unregister_chrdev_region(self.first, self.count) };
+    }
+}
+
+/// Frees the device of a node of a [`Registration`] on its last put.
+///
+/// Not generic, so that it is code of the kernel, not of the module that registered the node: a
+/// reference to the node may be put after that module is gone.
+///
+/// # Safety
+///
+/// Called by the device core on the last put of a device allocated by [`new_node()`].
+unsafe extern "C" fn release_node(dev: *mut bindings::device) {
+    // SAFETY: `dev` was allocated as a `KBox<Opaque<bindings::device>>` in `new_node()`.
+    drop(unsafe { KBox::from_raw(dev.cast::<Opaque<bindings::device>>()) });
+}
+
+/// Allocates and initializes the device of the node of number `devt`, a child of `parent`,
+/// named `name`, followed by `index` if given.
+fn new_node(
+    parent: &Device<Bound>,
+    name: &CStr,
+    devt: bindings::dev_t,
+    index: Option<u32>,
+) -> Result<*mut bindings::device> {
+    let dev = KBox::<Opaque<bindings::device>>::new(Opaque::zeroed(), GFP_KERNEL)?;
+    let dev = KBox::into_raw(dev).cast::<bindings::device>();
+
+    // SAFETY: `dev` is a zeroed `struct device` that we own; from here on it is freed by
+    // `release_node()` when its last reference is put.
+    unsafe {
+        bindings::device_initialize(dev);
+        (*dev).parent = parent.as_raw();
+        (*dev).devt = devt;
+        (*dev).release = Some(release_node);
+    }
+
+    let ret = match index {
+        // SAFETY: `dev` is initialized; the format takes one C string, which is copied.
+        None => unsafe { bindings::dev_set_name(dev, c"%s".as_char_ptr(), name.as_char_ptr()) },
+        // SAFETY: `dev` is initialized; the format takes a C string and an unsigned int.
+        Some(index) => unsafe {
+            bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), name.as_char_ptr(), index)
+        },
+    };
+    if ret != 0 {
+        // SAFETY: `dev` is initialized and the reference is ours.
+        unsafe { bindings::put_device(dev) };
+        return Err(Error::from_errno(ret));
+    }
+    Ok(dev)
+}
+
+/// Drops our references to `devs`, which frees the devices that were never added.
+///
+/// # Safety
+///
+/// Each of `devs` is an initialized device holding a reference that is ours.
+unsafe fn put_nodes(devs: &[*mut bindings::device]) {
+    for &dev in devs {
+        // SAFETY: The requirements of this function.
+        unsafe { bindings::put_device(dev) };
+    }
+}
+
+/// The C side of a [`Registration`]: the cdev and the devices of its nodes.
+///
+/// # Invariants
+///
+/// `cdev` was allocated with `cdev_alloc_sync()` and added with `cdev_add()` for the
+/// registration's numbers; `devs` are the devices of its nodes, one per number in order, each
+/// initialized, added, and holding a reference that is ours.
+struct Node {
+    cdev: *mut bindings::cdev,
+    devs: KVec<*mut bindings::device>,
+}
+
+// SAFETY: The C functions `Node` calls on drop may be called from any thread.
+unsafe impl Send for Node {}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for &dev in self.devs.iter().rev() {
+            // SAFETY: By the type invariants, `dev` was added.
+            unsafe { bindings::device_del(dev) };
+        }
+        // SAFETY: By the type invariants, the cdev was added. This returns once no file
+        // operation of the device runs and every open file was released; later calls fail with
+        // `ENODEV` without reaching the driver.
+        unsafe { bindings::cdev_del_sync(self.cdev) };
+        // SAFETY: By the type invariants, these references are ours.
+        unsafe { put_nodes(&self.devs) };
+    }
+}
+
+/// A char device registered in sync mode under a bound parent device.
+///
+/// Allocates char device numbers, one for each minor, registers a cdev whose file operations
+/// are `T`'s for all of them, and a device node for each (children of the parent); the file
+/// operations tell the minors apart by the index [`FileOperations::open`] gets. Dropping the
+/// registration is the synchronous unregistration: it returns once no file operation of the
+/// device runs and every open file was released, after [`FileOperations::cancel`] woke the
+/// sleepers; files that stay open fail with `ENODEV` from then on.
+///
+/// A registration lives no longer than `'bound`, the parent's binding: keep it in the driver's
+/// data (`Driver::Data<'bound>`), which the driver core drops at unbind before it releases any
+/// device resource, or drop it earlier. The nodes have no class yet: the device core sends no
+/// uevent for them, devtmpfs creates them with mode 0600.
+///
+/// # Examples
+///
+/// Devices under a faux parent, of one and of two minors, registered and dropped with each
+/// fence; the drop calls [`FileOperations::cancel`] before it waits.
+///
+/// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use kernel::{
+///     cdev::{Fence, FileOperations, Registration},
+///     device::{Bound, Device},
+///     faux,
+///     fs::File,
+///     prelude::*,
+/// };
+///
+/// static CANCELLED: AtomicU32 = AtomicU32::new(0);
+///
+/// struct Nop;
+///
+/// #[vtable]
+/// impl FileOperations for Nop {
+///     type Ptr = ();
+///
+///     fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result {
+///         Ok(())
+///     }
+///
+///     fn cancel(&self, _dev: &Device<Bound>) {
+///         CANCELLED.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let parent = faux::Registration::new(c"rust_doctest_cdev", None)?;
+/// let dev: &Device<Bound> = parent.as_ref().as_ref();
+/// for fence in [Fence::Rwsem, Fence::Srcu] {
+///     // SAFETY: Dropped below, while `parent` is registered.
+///     let reg = unsafe { Registration::new(dev, c"rust_doctest_cdev0", fence, Ok(Nop)) };
+///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
+///     // The synchronous unregistration.
+///     drop(reg);
+///
+///     // Nodes `rust_doctest_cdev_m0` and `rust_doctest_cdev_m1`.
+///     // SAFETY: As above.
+///     let reg = unsafe { Registration::with_minors(dev, c"rust_doctest_cdev_m", 2, fence, Ok(Nop)) };
+///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
+///     drop(reg);
+/// }
+/// assert_eq!(CANCELLED.load(Ordering::Relaxed), 4);
+///
+/// // A registration needs a minor.
+/// // SAFETY: Never registered.
+/// let reg = unsafe {
+///     Registration::with_minors(dev, c"rust_doctest_cdev_z", 0, Fence::Rwsem, Ok(Nop))
+/// };
+/// assert_eq!(KBox::pin_init(reg, GFP_KERNEL).err(), Some(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// The registered cdev's fence was created with a pointer to `self` as its private data, and
+/// with a pointer to `shared` as its cancel data; the cdev and its nodes use the numbers of
+/// `region`.
+#[pin_data]
+pub struct Registration<'bound, T: FileOperations> {
+    // Dropped first: unregisters and waits for the file operations, which use `shared` and
+    // `region`. The file operations never touch `node`.
+    node: Node,
+    #[pin]
+    shared: Shared<T>,
+    // Dropped after the node: the numbers are given back once the cdev is gone.
+    region: Region,
+    _bound: PhantomData<&'bound Device<Bound>>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: A shared reference to a registration only gives a shared reference to `T`, which is
+// `Sync`; the C side is only used by the drop.
+unsafe impl<T: FileOperations> Sync for Registration<'_, T> {}
+
+impl<'bound, T: FileOperations> Registration<'bound, T> {
+    /// Registers a char device of one minor, whose node is named `name`, under `parent`, fenced
+    /// by `fence`, with `data` as the device's data.
+    ///
+    /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced.
+    ///
+    /// # Safety
+    ///
+    /// Callers must not `mem::forget()` the returned [`Registration`] or otherwise prevent its
+    /// [`Drop`] implementation from running before the binding of `parent` ends: the file
+    /// operations are handed `parent` as bound.
+    pub unsafe fn new(
+        parent: &'bound Device<Bound>,
+        name: &CStr,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'bound,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        // SAFETY: The requirements of this function.
+        unsafe { Self::init(parent, name, 1, false, fence, data) }
+    }
+
+    /// Registers a char device of `minors` minors under `parent`, fenced by `fence`, with `data`
+    /// as the device's data. The nodes are named `name` followed by the index of their minor,
+    /// from 0.
+    ///
+    /// Fails with `EINVAL` if `minors` is 0, and with `EOPNOTSUPP` if the file operations cannot
+    /// be fenced.
+    ///
+    /// # Safety
+    ///
+    /// As for [`new`](Self::new).
+    pub unsafe fn with_minors(
+        parent: &'bound Device<Bound>,
+        name: &CStr,
+        minors: u32,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'bound,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        // SAFETY: The requirements of this function.
+        unsafe { Self::init(parent, name, minors, true, fence, data) }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`new`](Self::new).
+    unsafe fn init(
+        parent: &'bound Device<Bound>,
+        name: &CStr,
+        minors: u32,
+        numbered: bool,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'bound,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        // The name only has to last until the registration: the calls copy it.
+        let name = CString::try_from(name).map_err(Error::from);
+        try_pin_init!(&this in Self {
+            shared <- try_pin_init!(Shared {
+                data <- data,
+                parent: parent.into(),
+            }),
+            region: Region::new(name.as_deref().map_err(|e| *e)?, minors)?,
+            // Registered last: the file operations may run as soon as the cdev is added, and
+            // they use `shared` and `region`.
+            // SAFETY: `this` is pinned, `shared` and `region` are initialized; `node` is dropped,
+            // and the device unregistered, before them and before the memory of `this` goes.
+            node: unsafe {
+                let name = name.as_deref().map_err(|e| *e)?;
+                Self::register(parent, name, numbered, fence, this.as_ptr())
+            }?,
+            _bound: PhantomData,
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Registers the cdev for the registration's numbers, and a node for each.
+    ///
+    /// # Safety
+    ///
+    /// `this` must point to a pinned `Self` whose `shared` and `region` are initialized, and
+    /// must stay valid until the returned [`Node`] is dropped.
+    unsafe fn register(
+        parent: &Device<Bound>,
+        name: &CStr,
+        numbered: bool,
+        fence: Fence,
+        this: *mut Self,
+    ) -> Result<Node> {
+        // SAFETY: `region` is initialized (the safety requirements).
+        let (first, count) = unsafe { ((*this).region.first, (*this).region.count) };
+        // SAFETY: `shared` is initialized.
+        let opts = Vtable::<T, CdevKind>::options(fence, unsafe { &raw const (*this).shared });
+
+        let mut devs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        for index in 0..count {
+            let dev = new_node(parent, name, first + index, numbered.then_some(index));
+            if let Err(err) = dev.and_then(|dev| {
+                devs.push_within_capacity(dev).map_err(|_| {
+                    // SAFETY: `dev` is initialized and the reference is ours.
+                    unsafe { bindings::put_device(dev) };
+                    ENOMEM
+                })
+            }) {
+                // SAFETY: Initialized devices whose references are ours.
+                unsafe { put_nodes(&devs) };
+                return Err(err);
+            }
+        }
+
+        // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
+        // (the safety requirements), and `opts` is only read during the call.
+        let cdev = unsafe {
+            bindings::cdev_alloc_sync(Vtable::<T, CdevKind>::PTR, this.cast(), &opts)
+        };
+        if let Err(err) = from_err_ptr(cdev) {
+            // SAFETY: Initialized devices whose references are ours.
+            unsafe { put_nodes(&devs) };
+            return Err(err);
+        }
+
+        // SAFETY: `cdev` is valid and not added; the first device is initialized. As
+        // `cdev_device_add()` does, the first node's device is the parent of the cdev, which
+        // holds a reference to it from `cdev_add()` on.
+        let ret = unsafe {
+            bindings::cdev_set_parent(cdev, &raw mut (*devs[0]).kobj);
+            bindings::cdev_add(cdev, first, count)
+        };
+        if ret != 0 {
+            // SAFETY: The cdev was not added: `cdev_put_sync()` undoes `cdev_alloc_sync()` after a
+            // failed `cdev_add()`, then we drop our references to the devices.
+            unsafe {
+                bindings::cdev_put_sync(cdev);
+                put_nodes(&devs);
+            }
+            return Err(Error::from_errno(ret));
+        }
+
+        for (added, &dev) in devs.iter().enumerate() {
+            // SAFETY: `dev` is initialized and not added yet.
+            let ret = unsafe { bindings::device_add(dev) };
+            if ret != 0 {
+                // SAFETY: The first `added` devices and the cdev were added; remove them, then
+                // drop our references to the devices.
+                unsafe {
+                    for &dev in devs[..added].iter().rev() {
+                        bindings::device_del(dev);
+                    }
+                    bindings::cdev_del_sync(cdev);
+                    put_nodes(&devs);
+                }
+                return Err(Error::from_errno(ret));
+            }
+        }
+
+        // INVARIANT: `cdev` was added for the registration's numbers, with a fence whose private
+        // data is `this` and cancel data its `shared`, and `devs` are the devices of its nodes,
+        // in order, added, with our references.
+        Ok(Node { cdev, devs })
+    }
+
+    /// Returns the device's data.
+    pub fn data(&self) -> &T {
+        &self.shared.data
+    }
+}
+
+/// A misc device registered in sync mode under a bound parent device.
+///
+/// Registers a misc device with a dynamic minor, whose node is named as the device, with the file
+/// operations of `T`; the misc class makes the node visible to udev, with the mode the driver
+/// chose. Dropping the registration is the synchronous deregistration, as for a
+/// [`Registration`]: it returns once no file operation of the device runs and every open file
+/// was released, after [`FileOperations::cancel`] woke the sleepers.
+///
+/// A registration lives no longer than `'bound`, the parent's binding, as a [`Registration`]
+/// does.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     cdev::{Fence, FileOperations, MiscRegistration},
+///     device::{Bound, Device},
+///     faux,
+///     fs::File,
+///     prelude::*,
+/// };
+///
+/// struct Nop;
+///
+/// #[vtable]
+/// impl FileOperations for Nop {
+///     type Ptr = ();
+///
+///     fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result {
+///         Ok(())
+///     }
+/// }
+///
+/// let parent = faux::Registration::new(c"rust_doctest_misc", None)?;
+/// let dev: &Device<Bound> = parent.as_ref().as_ref();
+/// for fence in [Fence::Rwsem, Fence::Srcu] {
+///     // SAFETY: Dropped below, while `parent` is registered.
+///     let reg = unsafe { MiscRegistration::new(dev, c"rust_doctest_misc0", 0o666, fence, Ok(Nop)) };
+///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
+///     // `misc_deregister_sync()`.
+///     drop(reg);
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// `misc` is registered with `misc_register_sync()`, with `name` as its name, the table of
+/// `Vtable<T, MiscKind>` as its file operations, and a fence whose cancel data points to
+/// `shared`.
+#[pin_data(PinnedDrop)]
+pub struct MiscRegistration<'bound, T: FileOperations> {
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+    #[pin]
+    shared: Shared<T>,
+    name: CString,
+    _bound: PhantomData<&'bound Device<Bound>>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: The misc device may be deregistered from any thread.
+unsafe impl<T: FileOperations> Send for MiscRegistration<'_, T> {}
+
+// SAFETY: A shared reference to a registration only gives a shared reference to `T`, which is
+// `Sync`; the misc device is only used by the drop.
+unsafe impl<T: FileOperations> Sync for MiscRegistration<'_, T> {}
+
+impl<'bound, T: FileOperations> MiscRegistration<'bound, T> {
+    /// Registers a misc device named `name`, whose node has the permissions `mode` (0 for the
+    /// default, 0600), under `parent`, fenced by `fence`, with `data` as the device's data.
+    ///
+    /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced, and as
+    /// `misc_register()` does.
+    ///
+    /// # Safety
+    ///
+    /// Callers must not `mem::forget()` the returned [`MiscRegistration`] or otherwise prevent
+    /// its [`Drop`] implementation from running before the binding of `parent` ends: the file
+    /// operations are handed `parent` as bound.
+    pub unsafe fn new(
+        parent: &'bound Device<Bound>,
+        name: &CStr,
+        mode: u16,
+        fence: Fence,
+        data: impl PinInit<T, Error> + 'bound,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        let name = CString::try_from(name).map_err(Error::from);
+        try_pin_init!(&this in Self {
+            shared <- try_pin_init!(Shared {
+                data <- data,
+                parent: parent.into(),
+            }),
+            name: name?,
+            // Registered last: the file operations may run as soon as it is, and they use
+            // `shared`.
+            misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                // SAFETY: `this` is pinned and its `shared` and `name` are initialized.
+                let (shared, name) = unsafe {
+                    let this = this.as_ptr();
+                    (&raw const (*this).shared, (*this).name.as_char_ptr())
+                };
+                let opts = Vtable::<T, MiscKind>::options(fence, shared);
+                // SAFETY: The initializer may write to `slot`.
+                unsafe {
+                    slot.write(pin_init::zeroed());
+                    (*slot).minor = bindings::MISC_DYNAMIC_MINOR as c_int;
+                    (*slot).name = name;
+                    (*slot).fops = Vtable::<T, MiscKind>::PTR;
+                    (*slot).parent = parent.as_raw();
+                    (*slot).mode = mode;
+                }
+                // SAFETY: `slot` is a misc device, whose name and data outlive its registration:
+                // the drop deregisters it before the other fields are dropped and the memory
+                // goes. `opts` is only read during the call.
+                // INVARIANT: If this succeeds, `slot` is registered in sync mode with
+                // `Vtable<T, MiscKind>`'s table and a fence whose cancel data is `shared`.
+                to_result(unsafe { bindings::misc_register_sync(slot, &opts) })
+            }),
+            _bound: PhantomData,
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Returns the device's data.
+    pub fn data(&self) -> &T {
+        &self.shared.data
+    }
+}
+
+#[pinned_drop]
+impl<T: FileOperations> PinnedDrop for MiscRegistration<'_, T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The misc device was registered with `misc_register_sync()` (type invariants).
+        // This returns once no file operation of the device runs and every open file was
+        // released; later calls fail with `ENODEV` without reaching the driver.
+        unsafe { bindings::misc_deregister_sync(self.misc.get()) };
+    }
 }

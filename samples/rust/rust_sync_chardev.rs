@@ -3,15 +3,17 @@
 //! Rust sample: char devices whose file operations outlive nothing.
 //!
 //! A platform driver that, for every device it binds, registers a char device of two minors with
-//! [`SyncRegistration`] (nodes `rust_sync_chardev0` and `rust_sync_chardev1`, which share one
-//! buffer) and a misc device with
-//! [`MiscDeviceRegistration::register_sync`]. User space may unbind the device while it holds
-//! files open: the unbind waits for the running file operations, and later ones fail with
-//! `ENODEV`.
+//! [`Registration`] (nodes `rust_sync_chardev0` and `rust_sync_chardev1`, which share one buffer)
+//! and a misc device with [`MiscRegistration`] (node `rust_sync_misc`, a buffer per open file),
+//! both with the file operations of [`FileOperations`]. User space may unbind the device while it
+//! holds files open: the unbind waits for the running file operations, wakes the sleeping ones,
+//! and later ones fail with `ENODEV`.
 //!
 //! The char device keeps its buffer in a device resource ([`Devres`]), freed at unbind, and its
 //! file operations reach it with [`Devres::access`] through the `&Device<Bound>` the
-//! registration hands them: no revocable access per call, and no `unsafe`.
+//! registration hands them: no revocable access per call. The misc device's files each own the
+//! wait queue they poll on, freed at their release. The only `unsafe` is the promise that the
+//! registrations are dropped with the driver's data, not leaked.
 //!
 //! The platform device comes from elsewhere: bind one with `driver_override`, e.g. the spare
 //! device of the char device test driver (`CONFIG_TEST_CHARDEV`), as
@@ -25,10 +27,12 @@ use core::sync::atomic::{
 };
 use kernel::{
     cdev::{
-        events,
+        is_revoked,
         Fence,
         FileOperations,
-        SyncRegistration, //
+        MiscRegistration,
+        PollMask,
+        Registration, //
     },
     device::{
         Bound,
@@ -49,18 +53,14 @@ use kernel::{
         IovIterDest,
         IovIterSource, //
     },
-    miscdevice::{
-        MiscDevice,
-        MiscDeviceOptions,
-        MiscDeviceRegistration, //
-    },
-    new_mutex, new_poll_condvar, platform,
+    new_condvar, new_mutex, new_poll_condvar, platform,
     prelude::*,
     sync::{
         poll::{
             PollCondVar,
             PollTable, //
         },
+        CondVar,
         Mutex, //
     },
     time::{
@@ -93,6 +93,48 @@ impl Contents {
             dead: false,
         }
     }
+
+    /// Waits on `cv` until there is data, and takes it into `iov`; `revoked` ends the wait.
+    fn read(
+        this: &Mutex<Self>,
+        cv: &CondVar,
+        file: &File,
+        iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
+        let mut contents = this.lock();
+        while contents.len == 0 {
+            if contents.dead || is_revoked(file) {
+                return Err(ENODEV);
+            }
+            if file.flags() & flags::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if cv.wait_interruptible(&mut contents) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        let len = contents.len;
+        contents.len = 0;
+        Ok(iov.copy_to_iter(&contents.data[..len]))
+    }
+
+    /// Replaces the contents with what `iov` holds.
+    fn write(this: &Mutex<Self>, iov: &mut IovIterSource<'_>) -> usize {
+        let mut contents = this.lock();
+        let len = iov.copy_from_iter(&mut contents.data);
+        contents.len = len;
+        len
+    }
+
+    /// The poll events of the contents.
+    fn events(this: &Mutex<Self>) -> PollMask {
+        let ready = if this.lock().len != 0 {
+            PollMask::IN | PollMask::RDNORM
+        } else {
+            PollMask::NONE
+        };
+        PollMask::OUT | PollMask::WRNORM | ready
+    }
 }
 
 /// The char device's buffer: a device resource.
@@ -123,14 +165,11 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    fn new(minor: Option<u32>) -> Result<KBox<Self>> {
-        Ok(KBox::new(
-            Self {
-                hold_ms: AtomicU32::new(0),
-                minor,
-            },
-            GFP_KERNEL,
-        )?)
+    fn new(minor: Option<u32>) -> Self {
+        Self {
+            hold_ms: AtomicU32::new(0),
+            minor,
+        }
     }
 
     fn hold(&self) {
@@ -177,7 +216,15 @@ impl FileOperations for SampleCdev {
     type Ptr = KBox<OpenFile>;
 
     fn open(&self, _dev: &Device<Bound>, _file: &File, minor: u32) -> Result<KBox<OpenFile>> {
-        OpenFile::new(Some(minor))
+        Ok(KBox::new(OpenFile::new(Some(minor)), GFP_KERNEL)?)
+    }
+
+    fn release(&self, dev: &Device<Bound>, this: KBox<OpenFile>, _file: &File) {
+        // The device is still registered: its resources are there, for what the file left.
+        if let Ok(buffer) = self.buffer.access(dev) {
+            let _contents = buffer.contents.lock();
+        }
+        drop(this);
     }
 
     fn read_iter(
@@ -188,21 +235,7 @@ impl FileOperations for SampleCdev {
         iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
         let buffer = self.buffer(dev, kiocb.file())?;
-        let mut contents = buffer.contents.lock();
-        while contents.len == 0 {
-            if contents.dead {
-                return Err(ENODEV);
-            }
-            if file.flags() & flags::O_NONBLOCK != 0 {
-                return Err(EAGAIN);
-            }
-            if self.readers.wait_interruptible(&mut contents) {
-                return Err(ERESTARTSYS);
-            }
-        }
-        let len = contents.len;
-        contents.len = 0;
-        Ok(iov.copy_to_iter(&contents.data[..len]))
+        Contents::read(&buffer.contents, &self.readers, file, iov)
     }
 
     fn write_iter(
@@ -213,9 +246,7 @@ impl FileOperations for SampleCdev {
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
         let buffer = self.buffer(dev, kiocb.file())?;
-        let mut contents = buffer.contents.lock();
-        let len = iov.copy_from_iter(&mut contents.data);
-        contents.len = len;
+        let len = Contents::write(&buffer.contents, iov);
         self.readers.notify_all();
         Ok(len)
     }
@@ -231,17 +262,18 @@ impl FileOperations for SampleCdev {
         this.ioctl(cmd, arg, || self.buffer(dev, this).map(|_| ()))
     }
 
-    fn poll(&self, dev: &Device<Bound>, this: &OpenFile, file: &File, table: PollTable<'_>) -> u32 {
+    fn poll(
+        &self,
+        dev: &Device<Bound>,
+        this: &OpenFile,
+        file: &File,
+        table: PollTable<'_>,
+    ) -> PollMask {
         let Ok(buffer) = self.buffer(dev, this) else {
-            return events::POLLERR;
+            return PollMask::ERR;
         };
         table.register_wait(file, &self.readers);
-        let ready = if buffer.contents.lock().len != 0 {
-            events::POLLIN | events::POLLRDNORM
-        } else {
-            0
-        };
-        events::POLLOUT | events::POLLWRNORM | ready
+        Contents::events(&buffer.contents)
     }
 
     fn cancel(&self, dev: &Device<Bound>) {
@@ -253,98 +285,153 @@ impl FileOperations for SampleCdev {
     }
 }
 
-/// The misc device: the same interface on a per-file buffer; its reads never sleep.
+/// The misc device: the same interface on a buffer per open file.
 #[pin_data]
 struct SampleMisc {
-    file: KBox<OpenFile>,
+    /// Readers of every file sleep here, for the unregistration to wake them.
+    #[pin]
+    readers: CondVar,
+}
+
+/// The data of a file of the misc device.
+#[pin_data]
+struct MiscFile {
+    file: OpenFile,
     #[pin]
     contents: Mutex<Contents>,
+    /// The file's own poll queue, freed at its release: the fence has detached the pollers then.
+    #[pin]
+    pollers: PollCondVar,
 }
 
 #[vtable]
-impl MiscDevice for SampleMisc {
-    type Ptr = Pin<KBox<Self>>;
+impl FileOperations for SampleMisc {
+    type Ptr = Pin<KBox<MiscFile>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(&self, _dev: &Device<Bound>, _file: &File, _minor: u32) -> Result<Self::Ptr> {
         KBox::try_pin_init(
-            try_pin_init!(Self {
-                file: OpenFile::new(None)?,
+            try_pin_init!(MiscFile {
+                file: OpenFile::new(None),
                 contents <- new_mutex!(Contents::new()),
+                pollers <- new_poll_condvar!(),
             }),
             GFP_KERNEL,
         )
     }
 
-    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+    fn read_iter(
+        &self,
+        _dev: &Device<Bound>,
+        file: &File,
+        kiocb: Kiocb<'_, Self::Ptr>,
+        iov: &mut IovIterDest<'_>,
+    ) -> Result<usize> {
         let this = kiocb.file();
         this.file.hold();
-        let mut contents = this.contents.lock();
-        if contents.len == 0 {
-            return Err(EAGAIN);
-        }
-        let len = contents.len;
-        contents.len = 0;
-        Ok(iov.copy_to_iter(&contents.data[..len]))
+        Contents::read(&this.contents, &self.readers, file, iov)
     }
 
-    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write_iter(
+        &self,
+        _dev: &Device<Bound>,
+        _file: &File,
+        kiocb: Kiocb<'_, Self::Ptr>,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
         let this = kiocb.file();
         this.file.hold();
-        let mut contents = this.contents.lock();
-        let len = iov.copy_from_iter(&mut contents.data);
-        contents.len = len;
+        let len = Contents::write(&this.contents, iov);
+        this.pollers.notify_all();
+        self.readers.notify_all();
         Ok(len)
     }
 
-    fn ioctl(this: Pin<&SampleMisc>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        &self,
+        _dev: &Device<Bound>,
+        this: Pin<&MiscFile>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
         this.file.ioctl(cmd, arg, || {
             this.file.hold();
             Ok(())
         })
     }
+
+    fn poll(
+        &self,
+        _dev: &Device<Bound>,
+        this: Pin<&MiscFile>,
+        file: &File,
+        table: PollTable<'_>,
+    ) -> PollMask {
+        this.file.hold();
+        table.register_wait(file, &this.pollers);
+        Contents::events(&this.contents)
+    }
+
+    fn cancel(&self, _dev: &Device<Bound>) {
+        // A reader between its check of `is_revoked()` and its wait misses this; the fence
+        // calls `cancel()` again every second while operations run.
+        self.readers.notify_all();
+    }
 }
 
 /// What the driver keeps for a bound device: dropped at unbind, before its device resources.
 #[pin_data]
-struct SampleDriver {
+struct SampleData<'bound> {
     #[pin]
-    cdev: SyncRegistration<SampleCdev>,
+    cdev: Registration<'bound, SampleCdev>,
     #[pin]
-    misc: MiscDeviceRegistration<SampleMisc>,
+    misc: MiscRegistration<'bound, SampleMisc>,
 }
+
+struct SampleDriver;
 
 impl platform::Driver for SampleDriver {
     type IdInfo = ();
-    type Data<'bound> = Self;
+    type Data<'bound> = SampleData<'bound>;
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
-    ) -> impl PinInit<Self, Error> + 'bound {
+    ) -> impl PinInit<SampleData<'bound>, Error> + 'bound {
         let dev: &Device<Bound> = pdev.as_ref();
 
-        try_pin_init!(Self {
-            cdev <- SyncRegistration::with_minors(
-                dev,
-                c"rust_sync_chardev",
-                2,
-                Fence::Rwsem,
-                try_pin_init!(SampleCdev {
-                    buffer: Devres::new(
-                        dev,
-                        pin_init!(Buffer {
-                            contents <- new_mutex!(Contents::new()),
-                        }),
-                    )?,
-                    readers <- new_poll_condvar!(),
-                }),
-            ),
-            misc <- MiscDeviceRegistration::register_sync(
-                MiscDeviceOptions {
-                    name: c"rust_sync_misc",
-                },
-                Fence::Srcu,
-            ),
+        try_pin_init!(SampleData {
+            // SAFETY: `SampleData` is the driver's data, which the driver core drops when the
+            // device is unbound; it is never leaked.
+            cdev <- unsafe {
+                Registration::with_minors(
+                    dev,
+                    c"rust_sync_chardev",
+                    2,
+                    Fence::Rwsem,
+                    try_pin_init!(SampleCdev {
+                        buffer: Devres::new(
+                            dev,
+                            pin_init!(Buffer {
+                                contents <- new_mutex!(Contents::new()),
+                            }),
+                        )?,
+                        readers <- new_poll_condvar!(),
+                    }),
+                )
+            },
+            // SAFETY: As above.
+            misc <- unsafe {
+                MiscRegistration::new(
+                    dev,
+                    c"rust_sync_misc",
+                    0o600,
+                    Fence::Srcu,
+                    try_pin_init!(SampleMisc {
+                        readers <- new_condvar!(),
+                    }),
+                )
+            },
         })
     }
 }

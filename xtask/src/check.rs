@@ -173,6 +173,11 @@ pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
         }
         failures.extend(rep.failures);
         s.done();
+        let s = Step::start(
+            "Rust API gate: xtask/rust-api/fail must not compile against the series' kernel crate, xtask/rust-api/pass must",
+        );
+        failures.extend(crate::rustapi::run(ctx)?);
+        s.done();
     }
     if !failures.is_empty() {
         bail!("check failed:\n  {}", failures.join("\n  "));
@@ -180,7 +185,7 @@ pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
     if builds {
         println!("check: all gates passed");
     } else {
-        println!("check: the cheap gates passed; the build gates (every patch builds, clippy, rustfmtcheck, rustdoc) were NOT run (--no-build)");
+        println!("check: the cheap gates passed; the build gates (every patch builds, clippy, rustfmtcheck, rustdoc, the Rust API gate) were NOT run (--no-build)");
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod kconfig;
 mod kernlog;
 mod ktap;
 mod overlay;
+mod rustapi;
 mod send;
 mod setup;
 mod test;
@@ -76,12 +77,16 @@ enum Stage {
     },
     /// The gates: series vs patches/, overlay, MAINTAINERS, kernel-doc,
     /// checkpatch --strict; then every patch builds on its own (clippy
-    /// included), rustfmtcheck, rustdoc.
+    /// included), rustfmtcheck, rustdoc, and the Rust API gate (misuses of
+    /// the Rust abstractions that must not compile).
     Check {
         /// Only the cheap gates: skip the build of every patch and rustdoc.
         #[arg(long)]
         no_build: bool,
     },
+    /// The Rust API gate alone, against the kernel already built: the files
+    /// of xtask/rust-api/fail must not compile, those of pass must.
+    RustApi,
     /// Write the work tree's commits back to patches/, series and the overlay.
     Export,
     /// The series as mails with b4 (To/Cc from get_maintainer.pl), written
@@ -191,6 +196,13 @@ fn main() -> ExitCode {
         Stage::Guest { accel } => test::run(&ctx, accel),
         Stage::Bench { accel } => bench::run(&ctx, accel),
         Stage::Check { no_build } => check::run(&ctx, !no_build),
+        Stage::RustApi => rustapi::run(&ctx).and_then(|f| {
+            if f.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("the Rust API gate failed:\n  {}", f.join("\n  "))
+            }
+        }),
         Stage::Export => export::run(&ctx),
         Stage::Send => send::run(&ctx),
         Stage::Ci => ci(&ctx, &mut times),

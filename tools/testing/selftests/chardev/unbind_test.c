@@ -254,10 +254,9 @@ FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
 
 /*
  * samples/rust/rust_sync_chardev.rs, bound to the test driver's spare
- * device: kernel::cdev::SyncRegistration (rwsem) of two minors, each
- * tested on its own, and a misc device with
- * MiscDeviceRegistration::register_sync() (SRCU). The Rust file operations
- * have no llseek, the misc device no poll and no sleeping read.
+ * device: a kernel::cdev::Registration (rwsem) of two minors, each tested
+ * on its own, and a kernel::cdev::MiscRegistration (SRCU) whose files each
+ * own the wait queue they poll on. Rust files are streams: no llseek.
  */
 #define RUST_SYNC_CHARDEV "rust_sync_chardev"
 
@@ -289,7 +288,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
 	.id = TEST_CHARDEV_SPARE,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
-	.lacks = LACKS_LLSEEK | LACKS_POLL | LACKS_SLEEP | LACKS_DRIVER_FOPS,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
 };
 
 /* The platform device ids of the test driver, and one misc node of each. */

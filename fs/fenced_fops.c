@@ -468,7 +468,12 @@ static void fence_queue_proc(struct file *file, wait_queue_head_t *head,
 		fpt->failed = true;
 		return;
 	}
-	fpt->orig->_qproc(file, &r->pollers, fpt->orig);
+	/*
+	 * The relay is the fenced file's and is freed at its close: poll() and
+	 * select() pin the file they are given until they leave the queue, so
+	 * give them the fenced file, whichever file the driver named.
+	 */
+	fpt->orig->_qproc(fpt->file, &r->pollers, fpt->orig);
 }
 
 static __poll_t fence_poll(struct file *file, poll_table *pt)

@@ -37,7 +37,8 @@ use crate::{
     },
     fs::{
         File,
-        Kiocb, //
+        Kiocb,
+        LocalFile, //
     },
     iov::{
         IovIterDest,
@@ -66,6 +67,10 @@ use core::{
     ops::{
         BitOr,
         BitOrAssign, //
+    },
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
     },
 };
 
@@ -153,7 +158,7 @@ impl BitOrAssign for PollMask {
 /// True once the synchronous unregistration of the device has started; for the wait conditions
 /// of file operations that sleep, which [`FileOperations::cancel`] wakes. False for a file that
 /// is not of a device registered in sync mode.
-pub fn is_revoked(file: &File) -> bool {
+pub fn is_revoked(file: &LocalFile) -> bool {
     let file = file.as_ptr();
     // SAFETY: `file` is a valid file for the duration of the call, whose `f_op` is set for its
     // lifetime.
@@ -189,27 +194,31 @@ pub trait FileOperations: Sized + Send + Sync + 'static {
     /// Runs once for every successful [`open`](FileOperations::open), always before the
     /// unregistration returns. The fence has detached the pollers of the file from every queue
     /// [`poll`](FileOperations::poll) registered them on, so the file's data may own such
-    /// queues.
-    fn release(&self, _dev: &Device<Bound>, this: Self::Ptr, _file: &File) {
+    /// queues. It gets no [`File`]: on the close path the file's last reference is gone.
+    fn release(&self, _dev: &Device<Bound>, this: Self::Ptr) {
         drop(this);
     }
 
     /// Read from the device.
+    ///
+    /// The file is a [`LocalFile`]: `read(2)` may run inside `fdget_pos()` without its lock, as
+    /// files are streams.
     fn read_iter(
         &self,
         _dev: &Device<Bound>,
-        _file: &File,
+        _file: &LocalFile,
         _kiocb: Kiocb<'_, Self::Ptr>,
         _iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Write to the device.
+    /// Write to the device; the file is a [`LocalFile`] as for
+    /// [`read_iter`](FileOperations::read_iter).
     fn write_iter(
         &self,
         _dev: &Device<Bound>,
-        _file: &File,
+        _file: &LocalFile,
         _kiocb: Kiocb<'_, Self::Ptr>,
         _iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
@@ -289,7 +298,9 @@ impl<T: FileOperations> Shared<T> {
         // running operations and releases the files still open before it returns, and only then
         // are the fields of the registration dropped and its pinned memory freed. Only
         // `Shared<T>` is borrowed, never the C side of the registration, which its drop uses at
-        // the same time.
+        // the same time. The drop holds a `&mut` or `Pin<&mut>` of the whole registration while
+        // this reference lives: the `PhantomPinned` field, which makes the registration
+        // `!Unpin`, is what exempts that from the uniqueness of `&mut`.
         let this = unsafe { &*this };
         // SAFETY: The parent is bound for all of `'a`: the registration is dropped before the
         // parent's binding ends (the safety requirements of its constructors), and its drop
@@ -306,8 +317,10 @@ trait Kind<T: FileOperations> {
     /// # Safety
     ///
     /// `file` is a file of a registration of this kind, in a call of its fence.
-    unsafe fn find(inode: *const bindings::inode, file: *const bindings::file)
-        -> (*const Shared<T>, u32);
+    unsafe fn find(
+        inode: *const bindings::inode,
+        file: *const bindings::file,
+    ) -> (*const Shared<T>, u32);
 }
 
 /// The [`Kind`] of [`Registration`].
@@ -344,7 +357,8 @@ impl<T: FileOperations> Kind<T> for MiscKind {
         // SAFETY: The fence of a misc device has its `struct miscdevice` as private data, which
         // is the `misc` field of a `MiscRegistration<T>` (type invariants) that outlives the
         // call.
-        let misc = unsafe { bindings::fenced_fops_private(file) }.cast::<Opaque<bindings::miscdevice>>();
+        let misc = unsafe { bindings::fenced_fops_private(file) };
+        let misc = misc.cast::<Opaque<bindings::miscdevice>>();
         // SAFETY: As above.
         let reg = unsafe { crate::container_of!(misc, MiscRegistration<'static, T>, misc) };
         // SAFETY: As above.
@@ -401,8 +415,7 @@ impl<T: FileOperations, K: Kind<T>> Vtable<T, K> {
         let (this, dev) = unsafe { Shared::fenced(shared) };
         // SAFETY: The release call owns the private data set by `open()`.
         let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        this.release(dev, ptr, unsafe { File::from_raw_file(file) });
+        this.release(dev, ptr);
         0
     }
 
@@ -440,7 +453,7 @@ impl<T: FileOperations, K: Kind<T>> Vtable<T, K> {
     /// A fenced call with a valid `kiocb` of an open file of kind `K`.
     unsafe fn on_kiocb(
         kiocb: *mut bindings::kiocb,
-        op: impl FnOnce(&T, &Device<Bound>, &File, Kiocb<'_, T::Ptr>) -> Result<usize>,
+        op: impl FnOnce(&T, &Device<Bound>, &LocalFile, Kiocb<'_, T::Ptr>) -> Result<usize>,
     ) -> isize {
         // SAFETY: The call is fenced (the requirements of this function).
         let file = unsafe { (*kiocb).ki_filp };
@@ -448,8 +461,9 @@ impl<T: FileOperations, K: Kind<T>> Vtable<T, K> {
         let (shared, _) = unsafe { K::find(core::ptr::null(), file) };
         // SAFETY: As above.
         let (this, dev) = unsafe { Shared::fenced(shared) };
-        // SAFETY: The file is valid for the duration of the call, with no fdget_pos region.
-        let f = unsafe { File::from_raw_file(file) };
+        // SAFETY: The file is valid for the duration of the call; an fdget_pos region without
+        // `f_pos_lock` (a stream's `read(2)`) is on this thread, and `LocalFile` is not `Send`.
+        let f = unsafe { LocalFile::from_raw_file(file) };
         // SAFETY: The kiocb is valid for the call and its file's private data is a `T::Ptr`.
         let kiocb = unsafe { Kiocb::from_raw(kiocb) };
         match op(this, dev, f, kiocb) {
@@ -609,6 +623,125 @@ impl Drop for Region {
     }
 }
 
+/// A device class for the nodes of char device [`Registration`]s.
+///
+/// Defined statically by a module and registered while the module is loaded, as C drivers do
+/// with `class_register()`: the device core then tells udev about the nodes of the registrations
+/// that use it, which appear under `/sys/class/<name>/`, and devtmpfs gives them the class's
+/// permissions. A mode with bits other than permissions does not compile.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::cdev::Class;
+///
+/// static CLASS: Class = Class::new(c"rust_doctest_class", 0o660);
+///
+/// let registered = CLASS.register()?;
+/// // A class is registered once at a time.
+/// assert_eq!(CLASS.register().err(), Some(EBUSY));
+/// drop(registered);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// `raw` is a `struct class` whose `devnode` is [`class_devnode()`]; `registered` is true while
+/// it is registered.
+#[repr(C)]
+pub struct Class {
+    // First: `class_devnode()` finds the `Class` of a `struct class` at its address.
+    raw: Opaque<bindings::class>,
+    mode: bindings::umode_t,
+    registered: AtomicBool,
+}
+
+// SAFETY: The C class is only used through the device core, which serialises its use, and it is
+// only registered by the one `ClassRegistration` that `registered` allows.
+unsafe impl Sync for Class {}
+
+// SAFETY: As above.
+unsafe impl Send for Class {}
+
+impl Class {
+    /// A class named `name`, whose nodes get the permissions `mode` (0 for the default, 0600).
+    pub const fn new(name: &'static CStr, mode: u16) -> Self {
+        assert!(mode & !0o777 == 0, "a node mode has only permission bits");
+        let mut raw: bindings::class = pin_init::zeroed();
+        // `as_char_ptr()` is not `const`: this is what it does.
+        #[expect(clippy::disallowed_methods)]
+        let name = name.as_ptr();
+        raw.name = name.cast();
+        raw.devnode = Some(class_devnode);
+        // INVARIANT: `devnode` is `class_devnode()`, and the class is not registered.
+        Self {
+            raw: Opaque::new(raw),
+            mode,
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Registers the class, until the returned [`ClassRegistration`] is dropped.
+    ///
+    /// Fails with `EBUSY` if the class is registered already.
+    pub fn register(&'static self) -> Result<ClassRegistration> {
+        if self
+            .registered
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(EBUSY);
+        }
+        // SAFETY: `raw` is a valid `struct class` that lives for ever, and not registered.
+        if let Err(err) = to_result(unsafe { bindings::class_register(self.raw.get()) }) {
+            self.registered.store(false, Ordering::Release);
+            return Err(err);
+        }
+        // INVARIANT: Registered above.
+        Ok(ClassRegistration { class: self })
+    }
+}
+
+/// A registered [`Class`]; dropping it unregisters the class.
+///
+/// Keep it in the module, dropped after the driver whose devices' registrations use the class.
+///
+/// # Invariants
+///
+/// `class` is registered.
+pub struct ClassRegistration {
+    class: &'static Class,
+}
+
+impl Drop for ClassRegistration {
+    fn drop(&mut self) {
+        // SAFETY: Registered, by the type invariants.
+        unsafe { bindings::class_unregister(self.class.raw.get()) };
+        self.class.registered.store(false, Ordering::Release);
+    }
+}
+
+/// The `devnode` of a [`Class`]: its nodes get the class's mode.
+///
+/// # Safety
+///
+/// Called by the device core for a device of a class made by [`Class::new()`].
+unsafe extern "C" fn class_devnode(
+    dev: *const bindings::device,
+    mode: *mut bindings::umode_t,
+) -> *mut c_char {
+    if !mode.is_null() {
+        // SAFETY: The device's class is the `raw` field, the first, of a `repr(C)` `Class`
+        // (the requirements of this function), which lives for ever.
+        let class_mode = unsafe { (*(*dev).class.cast::<Class>()).mode };
+        if class_mode != 0 {
+            // SAFETY: `mode` is valid for writing during the call.
+            unsafe { *mode = class_mode };
+        }
+    }
+    core::ptr::null_mut()
+}
+
 /// Frees the device of a node of a [`Registration`] on its last put.
 ///
 /// Not generic, so that it is code of the kernel, not of the module that registered the node: a
@@ -622,10 +755,11 @@ unsafe extern "C" fn release_node(dev: *mut bindings::device) {
     drop(unsafe { KBox::from_raw(dev.cast::<Opaque<bindings::device>>()) });
 }
 
-/// Allocates and initializes the device of the node of number `devt`, a child of `parent`,
-/// named `name`, followed by `index` if given.
+/// Allocates and initializes the device of the node of number `devt`, a child of `parent` of
+/// class `class`, named `name`, followed by `index` if given.
 fn new_node(
     parent: &Device<Bound>,
+    class: &'static Class,
     name: &CStr,
     devt: bindings::dev_t,
     index: Option<u32>,
@@ -638,6 +772,7 @@ fn new_node(
     unsafe {
         bindings::device_initialize(dev);
         (*dev).parent = parent.as_raw();
+        (*dev).class = class.raw.get();
         (*dev).devt = devt;
         (*dev).release = Some(release_node);
     }
@@ -711,8 +846,8 @@ impl Drop for Node {
 ///
 /// A registration lives no longer than `'bound`, the parent's binding: keep it in the driver's
 /// data (`Driver::Data<'bound>`), which the driver core drops at unbind before it releases any
-/// device resource, or drop it earlier. The nodes have no class yet: the device core sends no
-/// uevent for them, devtmpfs creates them with mode 0600.
+/// device resource, or drop it earlier. The nodes belong to a [`Class`], from which udev learns
+/// about them and which gives them their mode.
 ///
 /// # Examples
 ///
@@ -722,7 +857,7 @@ impl Drop for Node {
 /// ```
 /// use core::sync::atomic::{AtomicU32, Ordering};
 /// use kernel::{
-///     cdev::{Fence, FileOperations, Registration},
+///     cdev::{Class, Fence, FileOperations, Registration},
 ///     device::{Bound, Device},
 ///     faux,
 ///     fs::File,
@@ -730,6 +865,7 @@ impl Drop for Node {
 /// };
 ///
 /// static CANCELLED: AtomicU32 = AtomicU32::new(0);
+/// static CLASS: Class = Class::new(c"rust_doctest_cdev", 0o600);
 ///
 /// struct Nop;
 ///
@@ -746,29 +882,33 @@ impl Drop for Node {
 ///     }
 /// }
 ///
+/// let class = CLASS.register()?;
 /// let parent = faux::Registration::new(c"rust_doctest_cdev", None)?;
 /// let dev: &Device<Bound> = parent.as_ref().as_ref();
 /// for fence in [Fence::Rwsem, Fence::Srcu] {
+///     let name = c"rust_doctest_cdev0";
 ///     // SAFETY: Dropped below, while `parent` is registered.
-///     let reg = unsafe { Registration::new(dev, c"rust_doctest_cdev0", fence, Ok(Nop)) };
+///     let reg = unsafe { Registration::new(dev, &CLASS, name, fence, Ok(Nop)) };
 ///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
 ///     // The synchronous unregistration.
 ///     drop(reg);
 ///
 ///     // Nodes `rust_doctest_cdev_m0` and `rust_doctest_cdev_m1`.
+///     let name = c"rust_doctest_cdev_m";
 ///     // SAFETY: As above.
-///     let reg = unsafe { Registration::with_minors(dev, c"rust_doctest_cdev_m", 2, fence, Ok(Nop)) };
+///     let reg = unsafe { Registration::with_minors(dev, &CLASS, name, 2, fence, Ok(Nop)) };
 ///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
 ///     drop(reg);
 /// }
 /// assert_eq!(CANCELLED.load(Ordering::Relaxed), 4);
 ///
 /// // A registration needs a minor.
+/// let name = c"rust_doctest_cdev_z";
 /// // SAFETY: Never registered.
-/// let reg = unsafe {
-///     Registration::with_minors(dev, c"rust_doctest_cdev_z", 0, Fence::Rwsem, Ok(Nop))
-/// };
+/// let reg = unsafe { Registration::with_minors(dev, &CLASS, name, 0, Fence::Rwsem, Ok(Nop)) };
 /// assert_eq!(KBox::pin_init(reg, GFP_KERNEL).err(), Some(EINVAL));
+/// drop(parent);
+/// drop(class);
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -796,8 +936,8 @@ pub struct Registration<'bound, T: FileOperations> {
 unsafe impl<T: FileOperations> Sync for Registration<'_, T> {}
 
 impl<'bound, T: FileOperations> Registration<'bound, T> {
-    /// Registers a char device of one minor, whose node is named `name`, under `parent`, fenced
-    /// by `fence`, with `data` as the device's data.
+    /// Registers a char device of one minor, whose node of class `class` is named `name`, under
+    /// `parent`, fenced by `fence`, with `data` as the device's data.
     ///
     /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced.
     ///
@@ -808,17 +948,18 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
     /// operations are handed `parent` as bound.
     pub unsafe fn new(
         parent: &'bound Device<Bound>,
+        class: &'static Class,
         name: &CStr,
         fence: Fence,
         data: impl PinInit<T, Error> + 'bound,
     ) -> impl PinInit<Self, Error> + 'bound {
         // SAFETY: The requirements of this function.
-        unsafe { Self::init(parent, name, 1, false, fence, data) }
+        unsafe { Self::init(parent, class, name, 1, false, fence, data) }
     }
 
     /// Registers a char device of `minors` minors under `parent`, fenced by `fence`, with `data`
-    /// as the device's data. The nodes are named `name` followed by the index of their minor,
-    /// from 0.
+    /// as the device's data. The nodes, of class `class`, are named `name` followed by the index
+    /// of their minor, from 0.
     ///
     /// Fails with `EINVAL` if `minors` is 0, and with `EOPNOTSUPP` if the file operations cannot
     /// be fenced.
@@ -828,13 +969,14 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
     /// As for [`new`](Self::new).
     pub unsafe fn with_minors(
         parent: &'bound Device<Bound>,
+        class: &'static Class,
         name: &CStr,
         minors: u32,
         fence: Fence,
         data: impl PinInit<T, Error> + 'bound,
     ) -> impl PinInit<Self, Error> + 'bound {
         // SAFETY: The requirements of this function.
-        unsafe { Self::init(parent, name, minors, true, fence, data) }
+        unsafe { Self::init(parent, class, name, minors, true, fence, data) }
     }
 
     /// # Safety
@@ -842,6 +984,7 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
     /// As for [`new`](Self::new).
     unsafe fn init(
         parent: &'bound Device<Bound>,
+        class: &'static Class,
         name: &CStr,
         minors: u32,
         numbered: bool,
@@ -862,7 +1005,7 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
             // and the device unregistered, before them and before the memory of `this` goes.
             node: unsafe {
                 let name = name.as_deref().map_err(|e| *e)?;
-                Self::register(parent, name, numbered, fence, this.as_ptr())
+                Self::register(parent, class, name, numbered, fence, this.as_ptr())
             }?,
             _bound: PhantomData,
             _pin: PhantomPinned,
@@ -877,6 +1020,7 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
     /// must stay valid until the returned [`Node`] is dropped.
     unsafe fn register(
         parent: &Device<Bound>,
+        class: &'static Class,
         name: &CStr,
         numbered: bool,
         fence: Fence,
@@ -889,7 +1033,13 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
 
         let mut devs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for index in 0..count {
-            let dev = new_node(parent, name, first + index, numbered.then_some(index));
+            let dev = new_node(
+                parent,
+                class,
+                name,
+                first + index,
+                numbered.then_some(index),
+            );
             if let Err(err) = dev.and_then(|dev| {
                 devs.push_within_capacity(dev).map_err(|_| {
                     // SAFETY: `dev` is initialized and the reference is ours.
@@ -905,9 +1055,8 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
 
         // SAFETY: The table is static; `this` stays valid for as long as the cdev is registered
         // (the safety requirements), and `opts` is only read during the call.
-        let cdev = unsafe {
-            bindings::cdev_alloc_sync(Vtable::<T, CdevKind>::PTR, this.cast(), &opts)
-        };
+        let cdev =
+            unsafe { bindings::cdev_alloc_sync(Vtable::<T, CdevKind>::PTR, this.cast(), &opts) };
         if let Err(err) = from_err_ptr(cdev) {
             // SAFETY: Initialized devices whose references are ours.
             unsafe { put_nodes(&devs) };
@@ -996,8 +1145,9 @@ impl<'bound, T: FileOperations> Registration<'bound, T> {
 /// let parent = faux::Registration::new(c"rust_doctest_misc", None)?;
 /// let dev: &Device<Bound> = parent.as_ref().as_ref();
 /// for fence in [Fence::Rwsem, Fence::Srcu] {
+///     let name = c"rust_doctest_misc0";
 ///     // SAFETY: Dropped below, while `parent` is registered.
-///     let reg = unsafe { MiscRegistration::new(dev, c"rust_doctest_misc0", 0o666, fence, Ok(Nop)) };
+///     let reg = unsafe { MiscRegistration::new(dev, name, 0o666, fence, Ok(Nop)) };
 ///     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
 ///     // `misc_deregister_sync()`.
 ///     drop(reg);
@@ -1033,8 +1183,8 @@ impl<'bound, T: FileOperations> MiscRegistration<'bound, T> {
     /// Registers a misc device named `name`, whose node has the permissions `mode` (0 for the
     /// default, 0600), under `parent`, fenced by `fence`, with `data` as the device's data.
     ///
-    /// Fails with `EOPNOTSUPP` if the file operations cannot be fenced, and as
-    /// `misc_register()` does.
+    /// Fails with `EINVAL` if `mode` has bits other than permissions (`0o777`), with
+    /// `EOPNOTSUPP` if the file operations cannot be fenced, and as `misc_register()` does.
     ///
     /// # Safety
     ///
@@ -1048,7 +1198,15 @@ impl<'bound, T: FileOperations> MiscRegistration<'bound, T> {
         fence: Fence,
         data: impl PinInit<T, Error> + 'bound,
     ) -> impl PinInit<Self, Error> + 'bound {
-        let name = CString::try_from(name).map_err(Error::from);
+        let name = CString::try_from(name)
+            .map_err(Error::from)
+            .and_then(|name| {
+                if mode & !0o777 == 0 {
+                    Ok(name)
+                } else {
+                    Err(EINVAL)
+                }
+            });
         try_pin_init!(&this in Self {
             shared <- try_pin_init!(Shared {
                 data <- data,

@@ -28,6 +28,8 @@ use core::sync::atomic::{
 use kernel::{
     cdev::{
         is_revoked,
+        Class,
+        ClassRegistration,
         Fence,
         FileOperations,
         MiscRegistration,
@@ -40,10 +42,12 @@ use kernel::{
         Device, //
     },
     devres::Devres,
+    driver,
     fs::{
         file::flags,
         File,
-        Kiocb, //
+        Kiocb,
+        LocalFile, //
     },
     ioctl::{
         _IO,
@@ -98,7 +102,7 @@ impl Contents {
     fn read(
         this: &Mutex<Self>,
         cv: &CondVar,
-        file: &File,
+        file: &LocalFile,
         iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
         let mut contents = this.lock();
@@ -219,7 +223,7 @@ impl FileOperations for SampleCdev {
         Ok(KBox::new(OpenFile::new(Some(minor)), GFP_KERNEL)?)
     }
 
-    fn release(&self, dev: &Device<Bound>, this: KBox<OpenFile>, _file: &File) {
+    fn release(&self, dev: &Device<Bound>, this: KBox<OpenFile>) {
         // The device is still registered: its resources are there, for what the file left.
         if let Ok(buffer) = self.buffer.access(dev) {
             let _contents = buffer.contents.lock();
@@ -230,7 +234,7 @@ impl FileOperations for SampleCdev {
     fn read_iter(
         &self,
         dev: &Device<Bound>,
-        file: &File,
+        file: &LocalFile,
         kiocb: Kiocb<'_, Self::Ptr>,
         iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
@@ -241,7 +245,7 @@ impl FileOperations for SampleCdev {
     fn write_iter(
         &self,
         dev: &Device<Bound>,
-        _file: &File,
+        _file: &LocalFile,
         kiocb: Kiocb<'_, Self::Ptr>,
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
@@ -322,7 +326,7 @@ impl FileOperations for SampleMisc {
     fn read_iter(
         &self,
         _dev: &Device<Bound>,
-        file: &File,
+        file: &LocalFile,
         kiocb: Kiocb<'_, Self::Ptr>,
         iov: &mut IovIterDest<'_>,
     ) -> Result<usize> {
@@ -334,7 +338,7 @@ impl FileOperations for SampleMisc {
     fn write_iter(
         &self,
         _dev: &Device<Bound>,
-        _file: &File,
+        _file: &LocalFile,
         kiocb: Kiocb<'_, Self::Ptr>,
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
@@ -406,6 +410,7 @@ impl platform::Driver for SampleDriver {
             cdev <- unsafe {
                 Registration::with_minors(
                     dev,
+                    &CLASS,
                     c"rust_sync_chardev",
                     2,
                     Fence::Rwsem,
@@ -425,7 +430,7 @@ impl platform::Driver for SampleDriver {
                 MiscRegistration::new(
                     dev,
                     c"rust_sync_misc",
-                    0o600,
+                    0o660,
                     Fence::Srcu,
                     try_pin_init!(SampleMisc {
                         readers <- new_condvar!(),
@@ -436,8 +441,29 @@ impl platform::Driver for SampleDriver {
     }
 }
 
-kernel::module_platform_driver! {
-    type: SampleDriver,
+/// The class of the char device's nodes: udev learns about them from it, and they are 0660.
+static CLASS: Class = Class::new(c"rust_sync_chardev", 0o660);
+
+/// The module: the class, registered while the platform driver is.
+#[pin_data]
+struct SampleModule {
+    // Dropped first: the devices are unbound, and their nodes gone, before the class goes.
+    #[pin]
+    _driver: driver::Registration<platform::Adapter<SampleDriver>>,
+    _class: ClassRegistration,
+}
+
+impl kernel::InPlaceModule for SampleModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _class: CLASS.register()?,
+            _driver <- driver::Registration::new(c"rust_sync_chardev", module),
+        })
+    }
+}
+
+kernel::prelude::module! {
+    type: SampleModule,
     name: "rust_sync_chardev",
     authors: ["Rust for Linux Contributors"],
     description: "Rust sample: synchronous char device unregistration",

@@ -6,12 +6,15 @@
 //! expect: error[E0521]: borrowed data escapes outside of function
 
 use kernel::{
-    cdev::{Fence, FileOperations, Registration},
+    cdev::{Class, Fence, FileOperations, Registration},
     device::{Bound, Device},
     devres::Devres,
     fs::File,
     prelude::*,
 };
+
+/// The class of the nodes.
+pub static CLASS: Class = Class::new(c"rust_api_gate", 0);
 
 /// Device data.
 pub struct Nop;
@@ -28,7 +31,7 @@ impl FileOperations for Nop {
 /// Hands the registration to devres, which releases it at unbind.
 pub fn managed(dev: &Device<Bound>) -> Result {
     // SAFETY: Wrongly claimed: devres drops it, in its own order.
-    let reg = unsafe { Registration::new(dev, c"managed", Fence::Rwsem, Ok(Nop)) };
+    let reg = unsafe { Registration::new(dev, &CLASS, c"managed", Fence::Rwsem, Ok(Nop)) };
     let _managed = Devres::new(dev, KBox::pin_init(reg, GFP_KERNEL)?)?;
     Ok(())
 }

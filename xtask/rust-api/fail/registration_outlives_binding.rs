@@ -6,11 +6,14 @@
 //! expect: lifetime may not live long enough
 
 use kernel::{
-    cdev::{Fence, FileOperations, Registration},
+    cdev::{Class, Fence, FileOperations, Registration},
     device::{Bound, Device},
     fs::File,
     prelude::*,
 };
+
+/// The class of the nodes.
+pub static CLASS: Class = Class::new(c"rust_api_gate", 0);
 
 /// Device data.
 pub struct Nop;
@@ -27,6 +30,6 @@ impl FileOperations for Nop {
 /// Keeps the registration beyond the binding.
 pub fn keep(dev: &Device<Bound>) -> Result<Pin<KBox<Registration<'static, Nop>>>> {
     // SAFETY: Wrongly claimed: dropped by whoever holds it, maybe after the unbind.
-    let reg = unsafe { Registration::new(dev, c"late", Fence::Rwsem, Ok(Nop)) };
+    let reg = unsafe { Registration::new(dev, &CLASS, c"late", Fence::Rwsem, Ok(Nop)) };
     KBox::pin_init(reg, GFP_KERNEL)
 }

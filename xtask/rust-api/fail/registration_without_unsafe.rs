@@ -8,11 +8,14 @@
 //! expect: call to unsafe function
 
 use kernel::{
-    cdev::{Fence, FileOperations, Registration},
+    cdev::{Class, Fence, FileOperations, Registration},
     device::{Bound, Device},
     fs::File,
     prelude::*,
 };
+
+/// The class of the nodes.
+pub static CLASS: Class = Class::new(c"rust_api_gate", 0);
 
 /// Device data.
 pub struct Nop;
@@ -29,7 +32,7 @@ impl FileOperations for Nop {
 /// Registers and leaks.
 pub fn leak(dev: &Device<Bound>) -> Result {
     let reg = KBox::pin_init(
-        Registration::new(dev, c"leaked", Fence::Rwsem, Ok(Nop)),
+        Registration::new(dev, &CLASS, c"leaked", Fence::Rwsem, Ok(Nop)),
         GFP_KERNEL,
     )?;
     core::mem::forget(reg);

@@ -4,7 +4,7 @@
 //! a file's data owning the queue it polls; release reaching the device.
 
 use kernel::{
-    cdev::{Fence, FileOperations, MiscRegistration, PollMask, Registration},
+    cdev::{Class, Fence, FileOperations, MiscRegistration, PollMask, Registration},
     device::{Bound, Core, Device},
     devres::Devres,
     fs::File,
@@ -12,6 +12,9 @@ use kernel::{
     prelude::*,
     sync::poll::{PollCondVar, PollTable},
 };
+
+/// The class of the nodes.
+pub static CLASS: Class = Class::new(c"rust_api_gate", 0);
 
 /// A device resource.
 pub struct Regs(pub u32);
@@ -42,7 +45,7 @@ impl FileOperations for Dev {
         )
     }
 
-    fn release(&self, dev: &Device<Bound>, this: Self::Ptr, _file: &File) {
+    fn release(&self, dev: &Device<Bound>, this: Self::Ptr) {
         if let Ok(regs) = self.regs.access(dev) {
             let _ = regs.0;
         }
@@ -85,8 +88,7 @@ impl platform::Driver for Driver {
         try_pin_init!(Data {
             // SAFETY: The driver's data, dropped at unbind, never leaked.
             cdev <- unsafe {
-                Registration::new(
-                    dev,
+                Registration::new(dev, &CLASS,
                     c"gate_cdev",
                     Fence::Rwsem,
                     Ok(Dev {

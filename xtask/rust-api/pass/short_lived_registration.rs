@@ -3,11 +3,14 @@
 //! `&Device<Bound>`, and device data holding `'static` references.
 
 use kernel::{
-    cdev::{Fence, FileOperations, Registration},
+    cdev::{Class, Fence, FileOperations, Registration},
     device::{Bound, Device},
     fs::File,
     prelude::*,
 };
+
+/// The class of the nodes.
+pub static CLASS: Class = Class::new(c"rust_api_gate", 0);
 
 /// A table every device shares.
 pub static TABLE: [u8; 4] = [1, 2, 3, 4];
@@ -27,7 +30,9 @@ impl FileOperations for Dev {
 /// Registers, and unregisters before returning.
 pub fn probe_and_test(dev: &Device<Bound>) -> Result {
     // SAFETY: Dropped at the end of this function, while `dev` is bound.
-    let reg = unsafe { Registration::with_minors(dev, c"gate_short", 2, Fence::Srcu, Ok(Dev(&TABLE))) };
+    let reg = unsafe {
+        Registration::with_minors(dev, &CLASS, c"gate_short", 2, Fence::Srcu, Ok(Dev(&TABLE)))
+    };
     let reg = KBox::pin_init(reg, GFP_KERNEL)?;
     drop(reg);
     Ok(())

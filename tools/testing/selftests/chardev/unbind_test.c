@@ -215,6 +215,8 @@ FIXTURE_VARIANT(unbind)
 	unsigned int lacks;	/* LACKS_* */
 	bool reports_minor;	/* answers TEST_CHARDEV_IOC_MINOR */
 	int minor;		/* its answer: the index of the node's minor */
+	const char *class;	/* the node's class, if the test checks it */
+	mode_t mode;		/* and the node's permissions */
 };
 
 FIXTURE_VARIANT_ADD(unbind, legacy_misc)
@@ -269,6 +271,8 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
 	.reports_minor = true,
 	.minor = 0,
+	.class = "rust_sync_chardev",
+	.mode = 0660,
 };
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
@@ -280,6 +284,8 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
 	.reports_minor = true,
 	.minor = 1,
+	.class = "rust_sync_chardev",
+	.mode = 0660,
 };
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
@@ -289,6 +295,8 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.class = "misc",
+	.mode = 0660,
 };
 
 /* The platform device ids of the test driver, and one misc node of each. */
@@ -818,6 +826,30 @@ TEST_F(unbind, other_devices_unaffected)
 	/* This device's own file is stale now: close it without using it. */
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
+}
+
+/* The node is announced through its class, with the mode its driver chose. */
+TEST_F(unbind, node_class_and_mode)
+{
+	char path[PATH_MAX], buf[4096], want[NAME_MAX + 16];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!variant->class)
+		SKIP(return, "the test does not know the node's class");
+	ASSERT_EQ(0, stat(self->node, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(variant->mode, st.st_mode & 07777);
+	snprintf(path, sizeof(path), "/sys/class/%s/%s/uevent", variant->class, variant->name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	ASSERT_LT(0, n);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "DEVNAME=%s\n", variant->name);
+	EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s: %s", path, buf);
+	EXPECT_EQ(0, close(fd));
 }
 
 /* Opt-in: a legacy device's files call the driver's table directly. */

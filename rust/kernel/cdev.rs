@@ -646,7 +646,7 @@ impl Drop for Region {
 ///
 /// # Invariants
 ///
-/// `raw` is a `struct class` whose `devnode` is [`class_devnode()`]; `registered` is true while
+/// `raw` is a `struct class` whose `devnode` is `class_devnode()`; `registered` is true while
 /// it is registered.
 #[repr(C)]
 pub struct Class {

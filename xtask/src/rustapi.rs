@@ -144,16 +144,10 @@ pub fn run(ctx: &Ctx) -> Result<Vec<String>> {
         text.push_str(MODULE);
         fs::write(dir.join("case.rs"), text)?;
         let log = dir.join("build.log");
-        let o = ctx
-            .tool(
-                &ctx.kernel(),
-                &format!(
-                    "make O='{}' LLVM=1 M='{}' case.o",
-                    ctx.build_dir().display(),
-                    dir.display()
-                ),
-            )
-            .spawn_logged(&log)?;
+        // The kernel build's own make line (compiler, clippy, O=), so that a
+        // case is compiled as the series' Rust code is.
+        let o =
+            crate::build::make(ctx, &format!("M='{}' case.o", dir.display())).spawn_logged(&log)?;
         let output = fs::read_to_string(&log).unwrap_or_default();
         let kind = if i < n_fail {
             "must not compile"

@@ -39,6 +39,21 @@
  * after the unregister. A driver queue freed earlier with
  * wake_up_pollfree() unhooks its relays itself, as epoll does.
  *
+ * Mappings: a driver with ->mmap() gives its vm_operations_struct at
+ * registration, and the fence makes a shim of it, as of the fops: every
+ * VMA callback runs inside the fence, and after the revoke calls nothing
+ * of the driver (faults get SIGBUS). Files of the device map through an
+ * address_space of the fence's own (an inode of a pseudo filesystem, as
+ * DRM's anon_inode), and the unregister, once the fence is drained, zaps
+ * every user mapping of it with unmap_mapping_range(), as truncate does:
+ * later accesses get SIGBUS rather than a zero page, since a driver's
+ * buffer read as zeros would be taken for data. An mmap() or a fault that
+ * entered the fence before the revoke links its VMA or maps the page the
+ * driver gave only after it leaves the fence, under mmap_lock or the VMA's
+ * lock: the unregister remembers the mm of every mmap(), finds those of
+ * the other VMAs in the mapping, and takes each one's mmap_lock and VMA
+ * locks for writing once before it zaps, so that nothing escapes.
+ *
  * Sleepers: the cancel callback runs once new operations are refused, and
  * again every second while operations remain; after ten seconds the
  * unregister says once which device and which task it waits for.
@@ -51,10 +66,14 @@
  * balance as they do today) before it drops the file's reference.
  *
  * Locks: fence->lock (a spinlock) protects the list of open files, the
- * state of each and the relay lists; it is taken before a driver wait
- * queue's lock, never after. The fence's read side is entered before any
- * driver lock an operation takes; the unregister takes the write side
- * holding no fence lock.
+ * state of each, the relay lists and the list of mms; it is taken before a
+ * driver wait queue's lock, never after. The fence's read side is entered
+ * before any driver lock an operation takes, and after mmap_lock (or the
+ * VMA lock) in ->mmap() and the VMA callbacks; the unregister takes the
+ * write side holding no fence lock and no mmap_lock, and takes
+ * i_mmap_rwsem, then (not nested) mmap_lock and the VMA locks, only once
+ * the fence is drained, holding nothing of the fence: mmap_lock -> fence
+ * never inverts.
  *
  * State: live -> revoked (fenced_fops_revoke(), once) -> freed (last
  * reference). ->revoked only ever goes from false to true.
@@ -68,11 +87,15 @@
 #include <linux/init.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/poll.h>
+#include <linux/pseudo_fs.h>
 #include <linux/printk.h>
 #include <linux/rculist.h>
 #include <linux/rhashtable.h>
 #include <linux/rwsem.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -89,6 +112,10 @@
 struct fenced_fops {
 	const struct file_operations shim;	/* what files of the device use */
 	const struct file_operations *fops;	/* the driver's */
+	const struct vm_operations_struct vm_shim; /* what its VMAs use */
+	const struct vm_operations_struct *vm_ops; /* the driver's, or NULL */
+	struct inode *inode;			/* whose mapping files map, or NULL */
+	struct list_head mms;			/* struct fence_mm */
 	struct kref ref;
 	enum fenced_fops_type type;
 	bool revoked;
@@ -105,7 +132,7 @@ struct fenced_fops {
 	void (*cancel)(void *cancel_data);
 	void *cancel_data;
 	void *private_data;			/* for file->private_data, or NULL */
-	spinlock_t lock;			/* files, states, relays */
+	spinlock_t lock;			/* files, states, relays, mms */
 	struct list_head files;			/* open, not torn down */
 	unsigned int tearing;			/* teardowns running */
 	wait_queue_head_t teardown_wq;		/* for tearing and states */
@@ -144,6 +171,12 @@ struct fenced_relay {
 	wait_queue_head_t *head;		/* the driver's, NULL once gone */
 	wait_queue_entry_t wait;		/* on *head */
 	wait_queue_head_t pollers;		/* poll(), select(), epoll */
+};
+
+/* An mm that mmap()ed the device: its mmap() may still be linking a VMA. */
+struct fence_mm {
+	struct list_head link;			/* in fence->mms */
+	struct mm_struct *mm;			/* mmgrab()ed */
 };
 
 static const struct rhashtable_params fenced_files_params = {
@@ -330,6 +363,355 @@ static long fence_fallocate(struct file *file, int mode, loff_t offset,
 	return FENCED(file, long, drv->fallocate(file, mode, offset, len));
 }
 
+/*
+ * After the revoke, mmap() fails in fence_mmap(), but mremap() may still
+ * move an old mapping: give it the default placement.
+ */
+static unsigned long fence_get_unmapped_area(struct file *file,
+					     unsigned long addr,
+					     unsigned long len,
+					     unsigned long pgoff,
+					     unsigned long flags)
+{
+	struct fenced_fops *f = file_fence(file);
+	unsigned long ret;
+	int idx;
+
+	if (!fence_enter(f, &idx))
+		return mm_get_unmapped_area(file, addr, len, pgoff, flags);
+	ret = f->fops->get_unmapped_area(file, addr, len, pgoff, flags);
+	fence_exit(f, idx);
+	return ret;
+}
+
+/*
+ * Under the fence: remembers @mm, whose mmap() links its VMA into the
+ * fence's mapping only after ->mmap() returns. Forgets the mms that have
+ * exited, so that the list stays as long as the live processes that
+ * mapped the device.
+ */
+static int fence_note_mm(struct fenced_fops *f, struct mm_struct *mm)
+{
+	struct fence_mm *e, *tmp, *new = NULL;
+	LIST_HEAD(dead);
+	bool found;
+
+again:
+	found = false;
+	spin_lock(&f->lock);
+	list_for_each_entry_safe(e, tmp, &f->mms, link) {
+		if (e->mm == mm)
+			found = true;
+		else if (!atomic_read(&e->mm->mm_users))
+			list_move(&e->link, &dead);
+	}
+	if (!found && new) {
+		mmgrab(mm);
+		new->mm = mm;
+		list_add(&new->link, &f->mms);
+		new = NULL;
+		found = true;
+	}
+	spin_unlock(&f->lock);
+	if (!found) {
+		new = kmalloc_obj(*new);
+		if (new)
+			goto again;
+	}
+	kfree(new);
+	list_for_each_entry_safe(e, tmp, &dead, link) {
+		mmdrop(e->mm);
+		kfree(e);
+	}
+	return found ? 0 : -ENOMEM;
+}
+
+static int fence_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fenced_fops *f = file_fence(file);
+	int ret;
+	int idx;
+
+	if (!fence_enter(f, &idx))
+		return -ENODEV;
+	ret = fence_note_mm(f, vma->vm_mm);
+	if (!ret)
+		ret = f->fops->mmap(file, vma);
+	/*
+	 * A driver that sets no vm_ops leaves the core's dummy table; NULL
+	 * would make the VMA anonymous (vma_set_anonymous()).
+	 */
+	if (!ret && (vma->vm_ops != (f->vm_ops ?: &vma_dummy_vm_ops) ||
+		     vma->vm_file != file)) {
+		/*
+		 * A table the fence does not know, or another file (whose
+		 * mapping the unregister would not zap): undo and fail.
+		 */
+		WARN_ONCE(1, "%ps: ->mmap() set vm_ops %ps or a vm_file the fence does not cover\n",
+			  f->fops, vma->vm_ops);
+		if (vma->vm_ops && vma->vm_ops->close)
+			vma->vm_ops->close(vma);
+		ret = -EINVAL;
+	}
+	if (!ret)
+		vma->vm_ops = &f->vm_shim;
+	fence_exit(f, idx);
+	return ret;
+}
+
+static struct fenced_fops *vma_fence(const struct vm_area_struct *vma)
+{
+	return container_of(vma->vm_ops, struct fenced_fops, vm_shim);
+}
+
+/*
+ * The body of every VMA callback: enter the fence or return @dead, run
+ * @call, leave the fence. @call reaches the driver's table as @drv.
+ */
+#define VMA_FENCED_OR(vma, type, dead, call) ({				\
+	struct fenced_fops *__f = vma_fence(vma);			\
+	const struct vm_operations_struct *drv = __f->vm_ops;		\
+	type __ret = (type)(dead);					\
+	int __idx;							\
+									\
+	if (fence_enter(__f, &__idx)) {					\
+		__ret = (call);						\
+		fence_exit(__f, __idx);					\
+	}								\
+	__ret;								\
+})
+
+/* After the revoke, open and close of a VMA call nothing of the driver. */
+static void fence_vm_open(struct vm_area_struct *vma)
+{
+	struct fenced_fops *f = vma_fence(vma);
+	int idx;
+
+	if (fence_enter(f, &idx)) {
+		f->vm_ops->open(vma);
+		fence_exit(f, idx);
+	}
+}
+
+static void fence_vm_close(struct vm_area_struct *vma)
+{
+	struct fenced_fops *f = vma_fence(vma);
+	int idx;
+
+	if (fence_enter(f, &idx)) {
+		f->vm_ops->close(vma);
+		fence_exit(f, idx);
+	}
+}
+
+static int fence_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return VMA_FENCED_OR(vma, int, 0, drv->may_split(vma, addr));
+}
+
+static int fence_vm_mremap(struct vm_area_struct *vma)
+{
+	return VMA_FENCED_OR(vma, int, 0, drv->mremap(vma));
+}
+
+static int fence_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, unsigned long newflags)
+{
+	return VMA_FENCED_OR(vma, int, 0, drv->mprotect(vma, start, end, newflags));
+}
+
+/*
+ * After the revoke a fault gets SIGBUS. Without a driver ->fault() the core
+ * gives SIGBUS for a page the revoke zapped, as for any hole.
+ */
+static vm_fault_t fence_vm_fault(struct vm_fault *vmf)
+{
+	return VMA_FENCED_OR(vmf->vma, vm_fault_t, VM_FAULT_SIGBUS, drv->fault(vmf));
+}
+
+static vm_fault_t fence_vm_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	return VMA_FENCED_OR(vmf->vma, vm_fault_t, VM_FAULT_SIGBUS,
+			     drv->huge_fault(vmf, order));
+}
+
+static vm_fault_t fence_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				     pgoff_t end_pgoff)
+{
+	return VMA_FENCED_OR(vmf->vma, vm_fault_t, 0,
+			     drv->map_pages(vmf, start_pgoff, end_pgoff));
+}
+
+static unsigned long fence_vm_pagesize(struct vm_area_struct *vma)
+{
+	return VMA_FENCED_OR(vma, unsigned long, PAGE_SIZE, drv->pagesize(vma));
+}
+
+static vm_fault_t fence_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	return VMA_FENCED_OR(vmf->vma, vm_fault_t, VM_FAULT_SIGBUS,
+			     drv->page_mkwrite(vmf));
+}
+
+static vm_fault_t fence_vm_pfn_mkwrite(struct vm_fault *vmf)
+{
+	return VMA_FENCED_OR(vmf->vma, vm_fault_t, VM_FAULT_SIGBUS,
+			     drv->pfn_mkwrite(vmf));
+}
+
+static int fence_vm_access(struct vm_area_struct *vma, unsigned long addr,
+			   void *buf, int len, int write)
+{
+	return VMA_FENCED_OR(vma, int, -ENODEV, drv->access(vma, addr, buf, len, write));
+}
+
+static const char *fence_vm_name(struct vm_area_struct *vma)
+{
+	return VMA_FENCED_OR(vma, const char *, NULL, drv->name(vma));
+}
+
+/* Names a callback of @vm the shim cannot fence, or NULL. */
+static const char *fence_vm_unsupported(const struct vm_operations_struct *vm)
+{
+	if (!vm)
+		return NULL;
+	if (vm->mapped)
+		return "mapped";
+#ifdef CONFIG_NUMA
+	if (vm->set_policy || vm->get_policy)
+		return "set_policy";
+#endif
+#ifdef CONFIG_FIND_NORMAL_PAGE
+	if (vm->find_normal_page)
+		return "find_normal_page";
+#endif
+#ifdef CONFIG_USERFAULTFD
+	if (vm->uffd_ops)
+		return "uffd_ops";
+#endif
+	return NULL;
+}
+
+/* The pseudo filesystem of the fences' mappings. */
+#define FENCED_FOPS_MAGIC	0x66656e63	/* "fenc" */
+
+static struct vfsmount *fence_mnt;
+static int fence_mnt_count;
+
+static int fence_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, FENCED_FOPS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type fence_fs_type = {
+	.name			= "fenced_fops",
+	.init_fs_context	= fence_init_fs_context,
+	.kill_sb		= kill_anon_super,
+};
+
+static struct inode *fence_inode_new(void)
+{
+	struct inode *inode;
+	int ret;
+
+	ret = simple_pin_fs(&fence_fs_type, &fence_mnt, &fence_mnt_count);
+	if (ret)
+		return ERR_PTR(ret);
+	inode = alloc_anon_inode(fence_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		simple_release_fs(&fence_mnt, &fence_mnt_count);
+	return inode;
+}
+
+static void fence_inode_free(struct inode *inode)
+{
+	if (inode) {
+		iput(inode);
+		simple_release_fs(&fence_mnt, &fence_mnt_count);
+	}
+}
+
+/*
+ * Adds @mm to @mms (a list of struct fence_mm) once, using *@spare: false
+ * if it needed an entry and had none. Allocates nothing, as it runs under
+ * i_mmap_rwsem, which reclaim takes.
+ */
+static bool fence_mm_add(struct list_head *mms, struct mm_struct *mm,
+			 struct fence_mm **spare)
+{
+	struct fence_mm *e;
+
+	list_for_each_entry(e, mms, link)
+		if (e->mm == mm)
+			return true;
+	e = *spare;
+	if (!e)
+		return false;
+	*spare = NULL;
+	mmgrab(mm);
+	e->mm = mm;
+	list_add(&e->link, mms);
+	return true;
+}
+
+/*
+ * Once the fence is drained, no fault or mmap() enters the driver any
+ * more, but one that entered before may still be on its way to install
+ * what the driver gave it: mmap() links its VMA, a fault maps the page its
+ * ->fault() returned, after they leave the fence. Both hold mmap_lock or
+ * the VMA's lock until they have, so wait for those of every mm that has
+ * a VMA of the device or was in its mmap(), then zap every user mapping
+ * of the device's files, private copies included. Later faults get SIGBUS
+ * from the shim, so nothing maps the driver's memory again.
+ */
+static void fence_unmap(struct fenced_fops *f)
+{
+	struct fence_mm *e, *tmp, *spare = NULL;
+	struct address_space *mapping;
+	struct vm_area_struct *vma;
+	bool complete;
+	LIST_HEAD(mms);
+
+	if (!f->inode)
+		return;
+	mapping = f->inode->i_mapping;
+	spin_lock(&f->lock);
+	list_splice_init(&f->mms, &mms);
+	spin_unlock(&f->lock);
+	do {
+		if (!spare)
+			spare = kmalloc_obj(*spare, GFP_KERNEL | __GFP_NOFAIL);
+		complete = true;
+		i_mmap_lock_read(mapping);
+		mapping_rmap_tree_foreach(vma, mapping, 0, ULONG_MAX) {
+			if (!fence_mm_add(&mms, vma->vm_mm, &spare)) {
+				complete = false;
+				break;
+			}
+		}
+		i_mmap_unlock_read(mapping);
+	} while (!complete);
+	kfree(spare);
+
+	/*
+	 * mmgrab() keeps each mm_struct, not its address space: an mm that
+	 * exited has no VMA left to wait for, and taking its lock is fine.
+	 * No mmget(): its mmput() could tear a whole process down here.
+	 */
+	list_for_each_entry_safe(e, tmp, &mms, link) {
+		VMA_ITERATOR(vmi, e->mm, 0);
+
+		mmap_write_lock(e->mm);
+		for_each_vma(vmi, vma)
+			if (vma->vm_ops == &f->vm_shim)
+				vma_start_write(vma);
+		mmap_write_unlock(e->mm);
+		mmdrop(e->mm);
+		kfree(e);
+	}
+	unmap_mapping_range(mapping, 0, 0, 1);
+}
+
 static void fence_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct fenced_fops *f = file_fence(file);
@@ -506,6 +888,13 @@ static void fence_free(struct kref *ref)
 {
 	struct fenced_fops *f = container_of(ref, struct fenced_fops, ref);
 
+	struct fence_mm *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, &f->mms, link) {
+		mmdrop(e->mm);
+		kfree(e);
+	}
+	fence_inode_free(f->inode);
 	if (f->type == FENCED_FOPS_SRCU)
 		cleanup_srcu_struct(&f->srcu);
 	lockdep_unregister_key(&f->key);
@@ -550,7 +939,17 @@ static int fence_open(struct inode *inode, struct file *file)
 	}
 	if (f->private_data)
 		file->private_data = f->private_data;
+	/* Mappings go to the fence's address_space, which the revoke zaps. */
+	if (f->inode)
+		file->f_mapping = f->inode->i_mapping;
 	ret = f->fops->open ? f->fops->open(inode, file) : 0;
+	if (!ret && f->inode && file->f_mapping != f->inode->i_mapping) {
+		/* Its mappings would escape the revoke: undo and fail. */
+		WARN_ONCE(1, "%ps: ->open() replaced the fenced f_mapping\n", f->fops);
+		if (f->fops->release)
+			f->fops->release(inode, file);
+		ret = -EINVAL;
+	}
 	if (!ret && file->f_op != &f->shim) {
 		/*
 		 * replace_fops() in a fenced ->open(): the file would call a
@@ -583,6 +982,8 @@ out:
 	 */
 	if (file->f_op == &f->shim)
 		file->f_op = f->fops;
+	if (f->inode && file->f_mapping == f->inode->i_mapping)
+		file->f_mapping = inode->i_mapping;
 	return ret;
 }
 
@@ -677,6 +1078,8 @@ static int fence_release(struct inode *inode, struct file *file)
 	kfree_rcu(ff, rcu);
 	/* __fput() calls fops_put(file->f_op) after us: same owner. */
 	file->f_op = f->fops;
+	/* Nothing of the file may point into a fence that goes now. */
+	file->f_mapping = file_inode(file)->i_mapping;
 	fenced_fops_put(f);
 	return ret;
 }
@@ -738,19 +1141,17 @@ void *fenced_fops_private(const struct file *file)
 EXPORT_SYMBOL_GPL(fenced_fops_private);
 
 /*
- * Names an operation of @fops that the shim cannot fence, or NULL. Mapped
- * memory outlives any fence; the unlock of a file lock at close must not
+ * Names an operation of @fops that the shim cannot fence, or NULL. The
+ * actions of ->mmap_prepare() run after it returns, outside the fence
+ * (->mmap() is fenced, and the revoke zaps what it mapped); the unlock of
+ * a file lock at close must not
  * fail once the device is revoked, or the lock outlives the file; the
  * others bypass the file or run asynchronously to the call.
  */
 static const char *fence_unsupported(const struct file_operations *fops)
 {
-	if (fops->mmap)
-		return "mmap";
 	if (fops->mmap_prepare)
 		return "mmap_prepare";
-	if (fops->get_unmapped_area)
-		return "get_unmapped_area";
 	if (fops->lock)
 		return "lock";
 	if (fops->flock)
@@ -807,15 +1208,18 @@ static void fence_recancel(struct work_struct *work);
  *	without one
  *
  * The shim implements exactly the operations @fops implements, each fenced,
- * plus open and release. Operations the fence cannot cover (mmap, io_uring
- * commands, ...) make the registration fail. compat_ptr_ioctl(),
+ * plus open and release. A driver with ->mmap() gives in @opts the
+ * vm_operations_struct its ->mmap() sets (or none), which is fenced the
+ * same way. Operations the fence cannot cover (mmap_prepare, io_uring
+ * commands, NUMA policies of VMAs, ...) make the registration fail. compat_ptr_ioctl(),
  * copy_splice_read(), iter_file_splice_write() and the generic llseek
  * helpers are kept unwrapped: they reach the driver only through
  * file->f_op, that is through the fence.
  *
  * Context: process context.
  * Return: the fence with one reference (the registration's), or an
- * ERR_PTR(): -EOPNOTSUPP for an operation that cannot be fenced, -ENOMEM.
+ * ERR_PTR(): -EOPNOTSUPP for an operation that cannot be fenced, -EINVAL
+ * for VMA callbacks without ->mmap(), -ENOMEM.
  */
 struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 				       void *private_data,
@@ -846,15 +1250,39 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 				  fops->splice_write ? fence_splice_write : NULL,
 		.fallocate	= fops->fallocate ? fence_fallocate : NULL,
 		.show_fdinfo	= fops->show_fdinfo ? fence_show_fdinfo : NULL,
+		.mmap		= fops->mmap ? fence_mmap : NULL,
+		.get_unmapped_area = fops->get_unmapped_area ?
+				  fence_get_unmapped_area : NULL,
+	};
+	const struct vm_operations_struct *vm = opts ? opts->vm_ops : NULL;
+	const struct vm_operations_struct vm_shim = {
+		.open		= vm && vm->open ? fence_vm_open : NULL,
+		.close		= vm && vm->close ? fence_vm_close : NULL,
+		.may_split	= vm && vm->may_split ? fence_vm_may_split : NULL,
+		.mremap		= vm && vm->mremap ? fence_vm_mremap : NULL,
+		.mprotect	= vm && vm->mprotect ? fence_vm_mprotect : NULL,
+		.fault		= vm && vm->fault ? fence_vm_fault : NULL,
+		.huge_fault	= vm && vm->huge_fault ? fence_vm_huge_fault : NULL,
+		.map_pages	= vm && vm->map_pages ? fence_vm_map_pages : NULL,
+		.pagesize	= vm && vm->pagesize ? fence_vm_pagesize : NULL,
+		.page_mkwrite	= vm && vm->page_mkwrite ? fence_vm_page_mkwrite : NULL,
+		.pfn_mkwrite	= vm && vm->pfn_mkwrite ? fence_vm_pfn_mkwrite : NULL,
+		.access		= vm && vm->access ? fence_vm_access : NULL,
+		.name		= vm && vm->name ? fence_vm_name : NULL,
 	};
 	const char *op = fence_unsupported(fops);
 	struct fenced_fops *f;
 
+	if (!op)
+		op = fence_vm_unsupported(vm);
 	if (op) {
 		pr_err("%ps: ->%s() cannot be fenced; register without sync\n",
 		       fops, op);
 		return ERR_PTR(-EOPNOTSUPP);
 	}
+	/* VMA callbacks without ->mmap(), or the reverse of a misuse. */
+	if (WARN_ON(vm && !fops->mmap))
+		return ERR_PTR(-EINVAL);
 	/* Registered in sync mode twice, or not unregistered in sync mode. */
 	if (WARN_ON(fenced_fops_from_fops(fops)))
 		return ERR_PTR(-EINVAL);
@@ -862,13 +1290,25 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	if (!f)
 		return ERR_PTR(-ENOMEM);
 	f->fops = fops;
+	f->vm_ops = vm;
 	f->private_data = private_data;
+	INIT_LIST_HEAD(&f->mms);
+	if (fops->mmap) {
+		f->inode = fence_inode_new();
+		if (IS_ERR(f->inode)) {
+			struct inode *inode = f->inode;
+
+			kfree(f);
+			return ERR_CAST(inode);
+		}
+	}
 	kref_init(&f->ref);
 	f->type = opts ? opts->type : FENCED_FOPS_RWSEM;
 	lockdep_register_key(&f->key);
 	if (f->type == FENCED_FOPS_SRCU) {
 		if (__init_srcu_struct(&f->srcu, "fenced_fops_srcu", &f->key)) {
 			lockdep_unregister_key(&f->key);
+			fence_inode_free(f->inode);
 			kfree(f);
 			return ERR_PTR(-ENOMEM);
 		}
@@ -884,8 +1324,9 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	init_waitqueue_head(&f->teardown_wq);
 	INIT_DELAYED_WORK(&f->recancel, fence_recancel);
 
-	/* The shim is const once made: fill a copy, then put it in place. */
+	/* The shims are const once made: fill copies, then put them in place. */
 	memcpy((void *)&f->shim, &shim, sizeof(shim));
+	memcpy((void *)&f->vm_shim, &vm_shim, sizeof(vm_shim));
 	return f;
 }
 EXPORT_SYMBOL_GPL(fenced_fops_create);
@@ -1001,17 +1442,25 @@ static void fence_drain(struct fenced_fops *f)
  * -ENODEV (poll with EPOLLERR | EPOLLHUP, flush and fasync off with 0)
  * without reaching the driver; calls the cancel callback so the driver can
  * wake its sleepers, and again every second while operations remain; waits
- * until no file operation of the device runs; then runs the per-file
+ * until no file operation of the device runs; zaps every user mapping of
+ * the device's files (later accesses get SIGBUS); then runs the per-file
  * teardown of every file still open (fasync off where the driver holds an
  * entry, then ->release()) and waits for teardowns that closes started.
- * When it returns, the driver is never called again through a file of the
- * device, and no poller, relay or fasync entry of the fence is on the
- * driver's memory.
+ * When it returns, the driver is never called again through a file or a
+ * VMA of the device (a VMA's ->close() included: the driver frees what
+ * its VMAs hold without waiting for it), and no poller, relay, fasync
+ * entry or page table entry of the fence is on the driver's memory. Pages
+ * that user space pinned before (get_user_pages(), O_DIRECT, io_uring
+ * buffers) keep their own reference, as with any mapping: a driver that
+ * must not be reached through a pin maps by PFN (VM_PFNMAP), which
+ * cannot be pinned.
  *
  * Context: process context, may sleep for as long as the slowest running
- * file operation. Calling it from a file operation of the same device
- * deadlocks; lockdep reports it. ->release() of open files is called from
- * here: do not hold a lock that ->release() takes.
+ * file operation, and, for a device with ->mmap(), until every process
+ * that maps it lets go of its mmap_lock. Calling it from a file operation
+ * or VMA callback of the same device, or under any mmap_lock, deadlocks;
+ * lockdep reports it. ->release() of open files is called from here: do
+ * not hold a lock that ->release() takes, nor one taken under mmap_lock.
  */
 void fenced_fops_revoke(struct fenced_fops *fence)
 {
@@ -1027,6 +1476,7 @@ void fenced_fops_revoke(struct fenced_fops *fence)
 		fence->cancels++;
 	}
 	fence_drain(fence);
+	fence_unmap(fence);
 
 	for (;;) {
 		spin_lock(&fence->lock);

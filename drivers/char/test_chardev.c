@@ -25,8 +25,13 @@
  * which come back through file->f_op, an ioctl calls the driver's own table
  * through file->f_op again (nesting), another ignores the first wake-up of
  * the cancel callback, and adding the cdev can be made to fail
- * (the fail_add parameter). remove() reports what a synchronous unregister
- * left behind: files not released, fasync entries.
+ * (the fail_add parameter). The device's buffer of a few pages can be
+ * mapped both ways drivers map memory: at offset 0 with remap_pfn_range()
+ * in ->mmap() (UIO, most ring buffers), at TEST_CHARDEV_MAP_FAULT pages by
+ * a ->fault() that inserts the pages (videobuf2's vmalloc and dma-sg
+ * memory); the VMA callbacks touch the device, and remove() poisons and
+ * frees the pages. remove() reports what a synchronous unregister left
+ * behind: files not released, fasync entries.
  *
  * Used by tools/testing/selftests/chardev/.
  */
@@ -38,6 +43,7 @@
 #include <linux/fenced_fops.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/poll.h>
@@ -61,6 +67,10 @@
 #define TEST_CHARDEV_MAGIC	0x6364657673796e63UL	/* "cdevsync" */
 #define TEST_CHARDEV_DEAD	0x6465616464656164UL	/* "deaddead" */
 #define TEST_CHARDEV_BUF	64
+
+/* The mappable pages, and the page offset where ->fault() maps them. */
+#define TEST_CHARDEV_MAP_PAGES	4
+#define TEST_CHARDEV_MAP_FAULT	16
 
 /* The platform device id: how the device registers its char device. */
 enum test_chardev_kind {
@@ -121,6 +131,8 @@ struct test_chardev {
 	struct fasync_struct *async;	/* SIGIO on write */
 	atomic_t cancels;		/* calls of the cancel callback */
 	atomic_t own_wqs;		/* files given their own queue */
+	struct page *pages[TEST_CHARDEV_MAP_PAGES];	/* what mmap() maps */
+	atomic_t vmas;			/* VMAs the driver was told about */
 };
 
 /* Per open file. */
@@ -431,6 +443,87 @@ static long test_chardev_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* The device of a VMA; after remove(), a use-after-free KASAN reports. */
+static struct test_chardev *test_chardev_vma(struct vm_area_struct *vma,
+					     const char *op)
+{
+	struct test_chardev *tc = vma->vm_private_data;
+
+	if (READ_ONCE(tc->magic) != TEST_CHARDEV_MAGIC) {
+		pr_err("%s on a removed device (magic %#lx)\n", op, READ_ONCE(tc->magic));
+		return NULL;
+	}
+	return tc;
+}
+
+static void test_chardev_vm_open(struct vm_area_struct *vma)
+{
+	struct test_chardev *tc = test_chardev_vma(vma, "vm_open");
+
+	if (tc)
+		atomic_inc(&tc->vmas);
+}
+
+static void test_chardev_vm_close(struct vm_area_struct *vma)
+{
+	struct test_chardev *tc = test_chardev_vma(vma, "vm_close");
+
+	if (tc)
+		atomic_dec(&tc->vmas);
+}
+
+/* The pages at TEST_CHARDEV_MAP_FAULT, inserted one fault at a time. */
+static vm_fault_t test_chardev_vm_fault(struct vm_fault *vmf)
+{
+	struct test_chardev *tc = test_chardev_vma(vmf->vma, "fault");
+	pgoff_t i = vmf->pgoff - TEST_CHARDEV_MAP_FAULT;
+
+	if (!tc || vmf->pgoff < TEST_CHARDEV_MAP_FAULT || i >= TEST_CHARDEV_MAP_PAGES)
+		return VM_FAULT_SIGBUS;
+	vmf->page = tc->pages[i];
+	get_page(vmf->page);
+	return 0;
+}
+
+static const struct vm_operations_struct test_chardev_vm_ops = {
+	.open	= test_chardev_vm_open,
+	.close	= test_chardev_vm_close,
+	.fault	= test_chardev_vm_fault,
+};
+
+/*
+ * Offset 0: the pages, remapped by PFN right away; TEST_CHARDEV_MAP_FAULT:
+ * the same pages, by ->fault().
+ */
+static int test_chardev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct test_chardev *tc = test_chardev_enter(file, "mmap");
+	unsigned long pages = vma_pages(vma);
+	unsigned long i;
+	int ret;
+
+	if (!tc)
+		return -EIO;
+	vma->vm_private_data = tc;
+	vma->vm_ops = &test_chardev_vm_ops;
+	if (vma->vm_pgoff == TEST_CHARDEV_MAP_FAULT && pages <= TEST_CHARDEV_MAP_PAGES) {
+		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+		atomic_inc(&tc->vmas);
+		return 0;
+	}
+	if (vma->vm_pgoff || pages > TEST_CHARDEV_MAP_PAGES)
+		return -EINVAL;
+	for (i = 0; i < pages; i++) {
+		ret = remap_pfn_range(vma, vma->vm_start + i * PAGE_SIZE,
+				      page_to_pfn(tc->pages[i]), PAGE_SIZE,
+				      vma->vm_page_prot);
+		if (ret)
+			return ret;
+	}
+	atomic_inc(&tc->vmas);
+	return 0;
+}
+
 static const struct file_operations test_chardev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= test_chardev_open,
@@ -445,6 +538,7 @@ static const struct file_operations test_chardev_fops = {
 	.unlocked_ioctl	= test_chardev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= test_chardev_llseek,
+	.mmap		= test_chardev_mmap,
 };
 
 /* Wakes the sleepers of a revoked device: blocked readers. */
@@ -462,6 +556,7 @@ static struct fenced_fops_options test_chardev_fence(struct test_chardev *tc)
 		.type = test_chardev_is_srcu(tc->kind) ? FENCED_FOPS_SRCU : FENCED_FOPS_RWSEM,
 		.cancel = test_chardev_cancel,
 		.cancel_data = tc,
+		.vm_ops = &test_chardev_vm_ops,
 	};
 }
 
@@ -506,11 +601,41 @@ static int test_chardev_add_cdev(struct test_chardev *tc)
 	return 0;
 }
 
+static int test_chardev_alloc_pages(struct test_chardev *tc)
+{
+	int i;
+
+	for (i = 0; i < TEST_CHARDEV_MAP_PAGES; i++) {
+		tc->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!tc->pages[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Poisons the pages before it frees them, as the driver's data is gone:
+ * a mapping that still reaches them (the legacy device's) reads "dead".
+ */
+static void test_chardev_free_pages(struct test_chardev *tc)
+{
+	int i;
+
+	for (i = 0; i < TEST_CHARDEV_MAP_PAGES; i++) {
+		if (!tc->pages[i])
+			continue;
+		memset(page_address(tc->pages[i]), 'd', PAGE_SIZE);
+		__free_page(tc->pages[i]);
+		tc->pages[i] = NULL;
+	}
+}
+
 static int test_chardev_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
 	struct fenced_fops_options opts;
 	struct test_chardev *tc;
+	int ret;
 
 	/* The spare device is for other drivers. */
 	if (pdev->id < 0 || pdev->id >= TEST_CHARDEV_NR_KINDS)
@@ -524,20 +649,31 @@ static int test_chardev_probe(struct platform_device *pdev)
 	mutex_init(&tc->lock);
 	init_waitqueue_head(&tc->wq);
 	INIT_LIST_HEAD(&tc->files);
+	ret = test_chardev_alloc_pages(tc);
+	if (ret)
+		goto out;
 	platform_set_drvdata(pdev, tc);
 
-	if (test_chardev_is_cdev(tc->kind))
-		return test_chardev_add_cdev(tc);
+	if (test_chardev_is_cdev(tc->kind)) {
+		ret = test_chardev_add_cdev(tc);
+		goto out;
+	}
 
 	tc->misc.minor = MISC_DYNAMIC_MINOR;
 	tc->misc.name = test_chardev_names[tc->kind];
 	tc->misc.fops = &test_chardev_fops;
 	tc->misc.parent = dev;
 	tc->misc.mode = 0600;
-	if (!test_chardev_is_sync(tc->kind))
-		return misc_register(&tc->misc);
+	if (!test_chardev_is_sync(tc->kind)) {
+		ret = misc_register(&tc->misc);
+		goto out;
+	}
 	opts = test_chardev_fence(tc);
-	return misc_register_sync(&tc->misc, &opts);
+	ret = misc_register_sync(&tc->misc, &opts);
+out:
+	if (ret)
+		test_chardev_free_pages(tc);
+	return ret;
 }
 
 static void test_chardev_remove(struct platform_device *pdev)
@@ -559,6 +695,8 @@ static void test_chardev_remove(struct platform_device *pdev)
 		if (tc->async)
 			pr_err("fasync entries left at remove\n");
 	}
+	/* No mapping of a sync device reaches the pages any more. */
+	test_chardev_free_pages(tc);
 	/* devres frees tc when this returns; mark it for the non-KASAN check. */
 	WRITE_ONCE(tc->magic, TEST_CHARDEV_DEAD);
 	mutex_destroy(&tc->lock);

@@ -41,6 +41,41 @@ static const struct file_operations kunit_mmap_fops = {
 	.mmap	= kunit_fops_nop_mmap,
 };
 
+static int kunit_fops_nop_mmap_prepare(struct vm_area_desc *desc)
+{
+	return 0;
+}
+
+static const struct file_operations kunit_mmap_prepare_fops = {
+	.owner		= THIS_MODULE,
+	.mmap_prepare	= kunit_fops_nop_mmap_prepare,
+};
+
+static void kunit_vm_nop_open(struct vm_area_struct *vma)
+{
+}
+
+static int kunit_vm_nop_mapped(unsigned long start, unsigned long end,
+			       pgoff_t pgoff, const struct file *file,
+			       void **vm_private_data)
+{
+	return 0;
+}
+
+static vm_fault_t kunit_vm_nop_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct kunit_vm_ops = {
+	.open	= kunit_vm_nop_open,
+	.fault	= kunit_vm_nop_fault,
+};
+
+static const struct vm_operations_struct kunit_vm_mapped_ops = {
+	.mapped	= kunit_vm_nop_mapped,
+};
+
 /* Only what the driver implements, each wrapped; open and release always. */
 static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
 {
@@ -68,11 +103,44 @@ static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
 	fenced_fops_put(f);
 }
 
-/* What the fence cannot cover fails the registration, never passes through. */
-static void fenced_fops_test_refuses_mmap(struct kunit *test)
+/*
+ * mmap: fenced, with a shim of exactly the driver's VMA callbacks and an
+ * address_space of the fence's own.
+ */
+static void fenced_fops_test_mmap_shim(struct kunit *test)
 {
-	struct fenced_fops *f = fenced_fops_create(&kunit_mmap_fops, NULL, NULL);
+	struct fenced_fops_options opts = { .vm_ops = &kunit_vm_ops };
+	struct fenced_fops *f = fenced_fops_create(&kunit_mmap_fops, NULL, &opts);
 
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->shim.mmap, (void *)fence_mmap);
+	KUNIT_EXPECT_NULL(test, f->shim.get_unmapped_area);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, f->inode);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.open, (void *)fence_vm_open);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.fault, (void *)fence_vm_fault);
+	KUNIT_EXPECT_NULL(test, f->vm_shim.close);
+	KUNIT_EXPECT_NULL(test, f->vm_shim.page_mkwrite);
+	kunit_info(test, "sizeof(struct fenced_fops) with mmap = %zu\n", sizeof(*f));
+	fenced_fops_put(f);
+
+	/* A driver that sets no vm_ops: its mappings still go. */
+	f = fenced_fops_create(&kunit_mmap_fops, NULL, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, f->inode);
+	KUNIT_EXPECT_NULL(test, f->vm_shim.fault);
+	KUNIT_EXPECT_NULL(test, f->vm_shim.open);
+	fenced_fops_put(f);
+}
+
+/* What the fence cannot cover fails the registration, never passes through. */
+static void fenced_fops_test_refuses_unfenceable(struct kunit *test)
+{
+	struct fenced_fops_options opts = { .vm_ops = &kunit_vm_mapped_ops };
+	struct fenced_fops *f;
+
+	f = fenced_fops_create(&kunit_mmap_prepare_fops, NULL, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(f), -EOPNOTSUPP);
+	f = fenced_fops_create(&kunit_mmap_fops, NULL, &opts);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(f), -EOPNOTSUPP);
 }
 
@@ -225,7 +293,8 @@ static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
 
 static struct kunit_case fenced_fops_test_cases[] = {
 	KUNIT_CASE(fenced_fops_test_shim_mirrors_driver),
-	KUNIT_CASE(fenced_fops_test_refuses_mmap),
+	KUNIT_CASE(fenced_fops_test_mmap_shim),
+	KUNIT_CASE(fenced_fops_test_refuses_unfenceable),
 	KUNIT_CASE(fenced_fops_test_revoke),
 	KUNIT_CASE(fenced_fops_test_nests),
 	KUNIT_CASE(fenced_fops_test_helpers_unwrapped),

@@ -12,6 +12,7 @@
 struct file;
 struct file_operations;
 struct fenced_fops;
+struct vm_operations_struct;
 
 /**
  * enum fenced_fops_type - how file operations are fenced against removal
@@ -39,11 +40,15 @@ enum fenced_fops_type {
  *	driver's sleepers (whose wait conditions test fenced_fops_revoked());
  *	may be NULL
  * @cancel_data: argument of @cancel
+ * @vm_ops: the VMA callbacks the driver's ->mmap() sets, if any: they run
+ *	inside the fence too, and call nothing of the driver after the
+ *	unregister, which zaps every mapping of the device
  */
 struct fenced_fops_options {
 	enum fenced_fops_type type;
 	void (*cancel)(void *cancel_data);
 	void *cancel_data;
+	const struct vm_operations_struct *vm_ops;
 };
 
 bool fenced_fops_revoked(const struct file *file);

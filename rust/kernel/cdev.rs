@@ -101,6 +101,7 @@ impl Fence {
             },
             cancel: None,
             cancel_data: core::ptr::null_mut(),
+            vm_ops: core::ptr::null(),
         }
     }
 }

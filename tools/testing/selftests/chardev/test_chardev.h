@@ -46,4 +46,11 @@
 /* The size of the device's buffer (its llseek limit). */
 #define TEST_CHARDEV_BUF	64
 
+/*
+ * mmap(): TEST_CHARDEV_MAP_PAGES pages at offset 0, mapped by PFN, and the
+ * same pages at TEST_CHARDEV_MAP_FAULT pages, mapped by ->fault().
+ */
+#define TEST_CHARDEV_MAP_PAGES	4
+#define TEST_CHARDEV_MAP_FAULT	16
+
 #endif

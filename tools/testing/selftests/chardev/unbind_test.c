@@ -33,8 +33,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,6 +207,7 @@ FIXTURE(unbind)
 #define LACKS_POLL	0x2	/* no ->poll */
 #define LACKS_SLEEP	0x4	/* read never sleeps */
 #define LACKS_DRIVER_FOPS 0x8	/* no TEST_CHARDEV_IOC_DRIVER_FOPS */
+#define LACKS_MMAP	0x10	/* no ->mmap */
 
 FIXTURE_VARIANT(unbind)
 {
@@ -268,7 +271,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 	.id = TEST_CHARDEV_SPARE,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
-	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
 	.reports_minor = true,
 	.minor = 0,
 	.class = "rust_sync_chardev",
@@ -281,7 +284,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
 	.id = TEST_CHARDEV_SPARE,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
-	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
 	.reports_minor = true,
 	.minor = 1,
 	.class = "rust_sync_chardev",
@@ -294,7 +297,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
 	.id = TEST_CHARDEV_SPARE,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
-	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS,
+	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
 	.class = "misc",
 	.mode = 0660,
 };
@@ -826,6 +829,254 @@ TEST_F(unbind, other_devices_unaffected)
 	/* This device's own file is stale now: close it without using it. */
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
+}
+
+/*
+ * Mappings. The test driver maps its pages at offset 0 by PFN in ->mmap()
+ * and at TEST_CHARDEV_MAP_FAULT pages by ->fault(); remove() fills them
+ * with 'd' and frees them. After a synchronous unregister every access to
+ * an old mapping gets SIGBUS; on the legacy device it reads the freed pages,
+ * and unmapping calls the driver's VMA callbacks on its freed state.
+ */
+static __thread sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Reads *p into *v: false, or true if that raised SIGBUS. */
+static bool read_bus(const char *p, char *v)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	bool bus = false;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1) == 0)
+		*v = __atomic_load_n(p, __ATOMIC_RELAXED);
+	else
+		bus = true;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+static size_t map_len(void)
+{
+	return TEST_CHARDEV_MAP_PAGES * getpagesize();
+}
+
+/* The device's pages, mapped by PFN (fault false) or by ->fault(). */
+static char *map_dev(int fd, bool fault)
+{
+	return mmap(NULL, map_len(), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    fault ? (off_t)TEST_CHARDEV_MAP_FAULT * getpagesize() : 0);
+}
+
+TEST_F(unbind, mmap_across_unbind)
+{
+	struct kmsg_watch w;
+	bool bug = false;
+	char *m[2], v;
+	size_t i;
+	int mode;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (legacy_uaf(variant->fenced))
+		SKIP(return, LEGACY_UAF);
+	for (mode = 0; mode < 2; mode++) {
+		m[mode] = map_dev(self->fd, mode);
+		ASSERT_NE(MAP_FAILED, m[mode]) TH_LOG("mmap: %s", strerror(errno));
+		memset(m[mode], 'p', map_len());
+	}
+	/* The two mappings share the device's pages. */
+	EXPECT_EQ('p', m[0][map_len() - 1]);
+	kmsg_watch_start(&w);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	for (mode = 0; mode < 2; mode++) {
+		for (i = 0; i < map_len(); i += getpagesize()) {
+			if (variant->fenced) {
+				EXPECT_TRUE(read_bus(m[mode] + i, &v))
+					TH_LOG("mapping %d, offset %zu: readable after unbind",
+					       mode, i);
+			} else if (!read_bus(m[mode] + i, &v) && v == 'd') {
+				bug = true;	/* the freed, poisoned page */
+			}
+		}
+		/* PFN maps refuse MADV_DONTNEED (EINVAL), revoked or not. */
+		if (variant->fenced)
+			EXPECT_EQ(mode ? 0 : -1, madvise(m[mode], map_len(), MADV_DONTNEED));
+		/* The legacy device's vm_close runs on its freed state here. */
+		EXPECT_EQ(0, munmap(m[mode], map_len()));
+	}
+	if (variant->fenced) {
+		ASSERT_FALSE(kmsg_watch_saw_uaf(&w));
+	} else {
+		ASSERT_TRUE(kmsg_watch_saw_uaf(&w) || bug)
+			TH_LOG("negative control: no use-after-free seen through the mapping");
+	}
+}
+
+struct faulter {
+	char *map;
+	atomic_bool stop;
+	long faults;		/* before the SIGBUS */
+	bool bus;
+};
+
+/* Drops the pages and faults them in again, until SIGBUS. */
+static void *fault_loop(void *arg)
+{
+	struct faulter *f = arg;
+	char v;
+
+	while (!atomic_load(&f->stop)) {
+		if (madvise(f->map, map_len(), MADV_DONTNEED))
+			break;
+		if (read_bus(f->map + f->faults % map_len(), &v)) {
+			f->bus = true;
+			break;
+		}
+		f->faults++;
+	}
+	return NULL;
+}
+
+/* Reads /proc/self/maps, which names every VMA, until told to stop. */
+static void *maps_loop(void *arg)
+{
+	struct faulter *f = arg;
+	char buf[4096];
+	int fd;
+
+	while (!atomic_load(&f->stop)) {
+		fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+	return NULL;
+}
+
+TEST_F(unbind, mmap_faults_during_unbind)
+{
+	struct faulter f = { };
+	pthread_t t, maps;
+	long long start;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	f.map = map_dev(self->fd, true);
+	ASSERT_NE(MAP_FAILED, f.map) TH_LOG("mmap: %s", strerror(errno));
+	ASSERT_EQ(0, pthread_create(&t, NULL, fault_loop, &f));
+	ASSERT_EQ(0, pthread_create(&maps, NULL, maps_loop, &f));
+	start = now_ms();
+	while (!f.faults && now_ms() - start < 5000)
+		sleep_ms(10);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	/* The faulter ends at its first fault after the unbind. */
+	start = now_ms();
+	while (!f.bus && now_ms() - start < 5000)
+		sleep_ms(10);
+	atomic_store(&f.stop, true);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, pthread_join(maps, NULL));
+	EXPECT_LT(0, f.faults);
+	EXPECT_TRUE(f.bus) TH_LOG("%ld faults, none after the unbind failed", f.faults);
+	EXPECT_EQ(0, munmap(f.map, map_len()));
+}
+
+TEST_F(unbind, mmap_fork_across_unbind)
+{
+	int go[2], ready[2], status;
+	char *m, v;
+	pid_t pid;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	m = map_dev(self->fd, false);
+	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %s", strerror(errno));
+	memset(m, 'p', map_len());
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* The child's copy of the mapping: readable, then SIGBUS. */
+		close(go[1]);
+		close(ready[0]);
+		if (read_bus(m, &v) || v != 'p')
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &v, 1) != 1)
+			_exit(3);
+		_exit(read_bus(m + map_len() - 1, &v) ? 0 : 1);
+	}
+	close(go[0]);
+	close(ready[1]);
+	/* Unbind only once the child has read its copy. */
+	ASSERT_EQ(1, read(ready[0], &v, 1));
+	close(ready[0]);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child's mapping outlived the unbind");
+	EXPECT_TRUE(read_bus(m, &v));
+	EXPECT_EQ(0, munmap(m, map_len()));
+}
+
+TEST_F(unbind, mmap_mremap_after_unbind)
+{
+	char *m, *moved, *target, v;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	m = map_dev(self->fd, true);
+	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %s", strerror(errno));
+	m[0] = 'p';
+	target = mmap(NULL, map_len(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, target);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	/* A new mapping of a revoked device fails. */
+	EXPECT_EQ(MAP_FAILED, map_dev(self->fd, false));
+	EXPECT_EQ(ENODEV, errno);
+	/* The old one can move, and still reaches nothing. */
+	moved = mremap(m, map_len(), map_len(), MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	ASSERT_EQ(target, moved) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_TRUE(read_bus(moved, &v));
+	EXPECT_EQ(0, munmap(moved, map_len()));
+}
+
+TEST_F(unbind, mmap_after_rebind)
+{
+	char *m;
+	int fd;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	ASSERT_EQ(0, unbind_dev(variant->id));
+	ASSERT_EQ(0, bind_dev(variant->id));
+	fd = open(self->node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	m = map_dev(fd, false);
+	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %s", strerror(errno));
+	/* The new device's pages, zeroed, not the old ones. */
+	EXPECT_EQ(0, m[0]);
+	m[0] = 'p';
+	EXPECT_EQ(0, munmap(m, map_len()));
+	EXPECT_EQ(0, close(fd));
 }
 
 /* The node is announced through its class, with the mode its driver chose. */

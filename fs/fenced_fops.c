@@ -99,6 +99,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/spinlock.h>
 #include <linux/splice.h>
 #include <linux/srcu.h>
@@ -378,7 +379,11 @@ static unsigned long fence_get_unmapped_area(struct file *file,
 	int idx;
 
 	if (!fence_enter(f, &idx))
+#ifdef CONFIG_MMU
 		return mm_get_unmapped_area(file, addr, len, pgoff, flags);
+#else
+		return -ENODEV;	/* never installed: fence_unsupported() */
+#endif
 	ret = f->fops->get_unmapped_area(file, addr, len, pgoff, flags);
 	fence_exit(f, idx);
 	return ret;
@@ -386,9 +391,9 @@ static unsigned long fence_get_unmapped_area(struct file *file,
 
 /*
  * Under the fence: remembers @mm, whose mmap() links its VMA into the
- * fence's mapping only after ->mmap() returns. Forgets the mms that have
- * exited, so that the list stays as long as the live processes that
- * mapped the device.
+ * fence's mapping only after ->mmap() returns. Forgets, at each mmap(),
+ * the mms that have exited (until then they stay, grabbed), so that the
+ * list is about as long as the live processes that mapped the device.
  */
 static int fence_note_mm(struct fenced_fops *f, struct mm_struct *mm)
 {
@@ -447,8 +452,8 @@ static int fence_mmap(struct file *file, struct vm_area_struct *vma)
 		 * A table the fence does not know, or another file (whose
 		 * mapping the unregister would not zap): undo and fail.
 		 */
-		WARN_ONCE(1, "%ps: ->mmap() set vm_ops %ps or a vm_file the fence does not cover\n",
-			  f->fops, vma->vm_ops);
+		pr_warn_ratelimited("%ps: ->mmap() set vm_ops %ps or a vm_file the fence does not cover\n",
+				    f->fops, vma->vm_ops);
 		if (vma->vm_ops && vma->vm_ops->close)
 			vma->vm_ops->close(vma);
 		ret = -EINVAL;
@@ -459,9 +464,14 @@ static int fence_mmap(struct file *file, struct vm_area_struct *vma)
 	return ret;
 }
 
+/*
+ * The fence of a VMA of the device: through its file, as a stacking
+ * filesystem (coda) may copy the shim into a table of its own. The VMA
+ * holds the file, and the file the fence.
+ */
 static struct fenced_fops *vma_fence(const struct vm_area_struct *vma)
 {
-	return container_of(vma->vm_ops, struct fenced_fops, vm_shim);
+	return file_fence(vma->vm_file);
 }
 
 /*
@@ -631,27 +641,26 @@ static void fence_inode_free(struct inode *inode)
 	}
 }
 
-/*
- * Adds @mm to @mms (a list of struct fence_mm) once, using *@spare: false
- * if it needed an entry and had none. Allocates nothing, as it runs under
- * i_mmap_rwsem, which reclaim takes.
- */
-static bool fence_mm_add(struct list_head *mms, struct mm_struct *mm,
-			 struct fence_mm **spare)
+static int fence_mm_cmp(const void *a, const void *b)
 {
-	struct fence_mm *e;
+	unsigned long x = (unsigned long)*(struct mm_struct * const *)a;
+	unsigned long y = (unsigned long)*(struct mm_struct * const *)b;
 
-	list_for_each_entry(e, mms, link)
-		if (e->mm == mm)
-			return true;
-	e = *spare;
-	if (!e)
-		return false;
-	*spare = NULL;
-	mmgrab(mm);
-	e->mm = mm;
-	list_add(&e->link, mms);
-	return true;
+	return x < y ? -1 : x > y;
+}
+
+/* Waits for what @mm may be installing from the device, see below. */
+static void fence_wait_mm(struct fenced_fops *f, struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+
+	vma_iter_init(&vmi, mm, 0);
+	mmap_write_lock(mm);
+	for_each_vma(vmi, vma)
+		if (vma->vm_file && vma->vm_file->f_op == &f->shim)
+			vma_start_write(vma);
+	mmap_write_unlock(mm);
 }
 
 /*
@@ -659,53 +668,61 @@ static bool fence_mm_add(struct list_head *mms, struct mm_struct *mm,
  * more, but one that entered before may still be on its way to install
  * what the driver gave it: mmap() links its VMA, a fault maps the page its
  * ->fault() returned, after they leave the fence. Both hold mmap_lock or
- * the VMA's lock until they have, so wait for those of every mm that has
- * a VMA of the device or was in its mmap(), then zap every user mapping
- * of the device's files, private copies included. Later faults get SIGBUS
- * from the shim, so nothing maps the driver's memory again.
+ * the VMA's lock until they have, so wait for those of every live mm that
+ * has a VMA of the device or was in its mmap(), then zap every user
+ * mapping of the device's files, private copies included. Later faults
+ * get SIGBUS, so nothing maps the driver's memory again.
+ *
+ * The mms of the mapping are collected under i_mmap_rwsem, which reclaim
+ * takes, so without allocating: into an array sized by a previous walk,
+ * sorted and waited for each once. mmgrab() keeps an mm_struct, not its
+ * address space; no mmget(), whose mmput() could tear a whole process down
+ * here. An mm that exited has nothing in flight, and its exit zapped it.
  */
 static void fence_unmap(struct fenced_fops *f)
 {
-	struct fence_mm *e, *tmp, *spare = NULL;
+	struct mm_struct **mms = NULL;
 	struct address_space *mapping;
 	struct vm_area_struct *vma;
-	bool complete;
-	LIST_HEAD(mms);
+	struct fence_mm *e, *tmp;
+	size_t cap = 0, n, vmas, i;
+	LIST_HEAD(mmap_mms);
 
 	if (!f->inode)
 		return;
 	mapping = f->inode->i_mapping;
 	spin_lock(&f->lock);
-	list_splice_init(&f->mms, &mms);
+	list_splice_init(&f->mms, &mmap_mms);
 	spin_unlock(&f->lock);
-	do {
-		if (!spare)
-			spare = kmalloc_obj(*spare, GFP_KERNEL | __GFP_NOFAIL);
-		complete = true;
+	for (;;) {
+		n = 0;
+		vmas = 0;
 		i_mmap_lock_read(mapping);
 		mapping_rmap_tree_foreach(vma, mapping, 0, ULONG_MAX) {
-			if (!fence_mm_add(&mms, vma->vm_mm, &spare)) {
-				complete = false;
-				break;
+			if (vmas++ < cap && atomic_read(&vma->vm_mm->mm_users)) {
+				mmgrab(vma->vm_mm);
+				mms[n++] = vma->vm_mm;
 			}
 		}
 		i_mmap_unlock_read(mapping);
-	} while (!complete);
-	kfree(spare);
-
-	/*
-	 * mmgrab() keeps each mm_struct, not its address space: an mm that
-	 * exited has no VMA left to wait for, and taking its lock is fine.
-	 * No mmget(): its mmput() could tear a whole process down here.
-	 */
-	list_for_each_entry_safe(e, tmp, &mms, link) {
-		VMA_ITERATOR(vmi, e->mm, 0);
-
-		mmap_write_lock(e->mm);
-		for_each_vma(vmi, vma)
-			if (vma->vm_ops == &f->vm_shim)
-				vma_start_write(vma);
-		mmap_write_unlock(e->mm);
+		if (vmas <= cap)
+			break;
+		while (n)
+			mmdrop(mms[--n]);
+		kvfree(mms);
+		cap = 2 * vmas;
+		mms = kvmalloc_array(cap, sizeof(*mms), GFP_KERNEL | __GFP_NOFAIL);
+	}
+	sort(mms, n, sizeof(*mms), fence_mm_cmp, NULL);
+	for (i = 0; i < n; i++) {
+		if (!i || mms[i] != mms[i - 1])
+			fence_wait_mm(f, mms[i]);
+		mmdrop(mms[i]);
+	}
+	kvfree(mms);
+	list_for_each_entry_safe(e, tmp, &mmap_mms, link) {
+		if (atomic_read(&e->mm->mm_users))
+			fence_wait_mm(f, e->mm);
 		mmdrop(e->mm);
 		kfree(e);
 	}
@@ -943,7 +960,8 @@ static int fence_open(struct inode *inode, struct file *file)
 	if (f->inode)
 		file->f_mapping = f->inode->i_mapping;
 	ret = f->fops->open ? f->fops->open(inode, file) : 0;
-	if (!ret && f->inode && file->f_mapping != f->inode->i_mapping) {
+	if (!ret && file->f_op == &f->shim && f->inode &&
+	    file->f_mapping != f->inode->i_mapping) {
 		/* Its mappings would escape the revoke: undo and fail. */
 		WARN_ONCE(1, "%ps: ->open() replaced the fenced f_mapping\n", f->fops);
 		if (f->fops->release)
@@ -1150,6 +1168,9 @@ EXPORT_SYMBOL_GPL(fenced_fops_private);
  */
 static const char *fence_unsupported(const struct file_operations *fops)
 {
+	/* Without an MMU a mapping is the memory itself: nothing to zap. */
+	if (!IS_ENABLED(CONFIG_MMU) && (fops->mmap || fops->get_unmapped_area))
+		return "mmap";
 	if (fops->mmap_prepare)
 		return "mmap_prepare";
 	if (fops->lock)
@@ -1451,9 +1472,9 @@ static void fence_drain(struct fenced_fops *f)
  * its VMAs hold without waiting for it), and no poller, relay, fasync
  * entry or page table entry of the fence is on the driver's memory. Pages
  * that user space pinned before (get_user_pages(), O_DIRECT, io_uring
- * buffers) keep their own reference, as with any mapping: a driver that
- * must not be reached through a pin maps by PFN (VM_PFNMAP), which
- * cannot be pinned.
+ * buffers) keep their own reference, as with any mapping; what an IOMMU
+ * mapped from the VMA (VFIO type1 maps VM_PFNMAP memory without a
+ * reference) is not revoked.
  *
  * Context: process context, may sleep for as long as the slowest running
  * file operation, and, for a device with ->mmap(), until every process

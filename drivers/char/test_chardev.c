@@ -475,9 +475,14 @@ static void test_chardev_vm_close(struct vm_area_struct *vma)
 /* The pages at TEST_CHARDEV_MAP_FAULT, inserted one fault at a time. */
 static vm_fault_t test_chardev_vm_fault(struct vm_fault *vmf)
 {
-	struct test_chardev *tc = test_chardev_vma(vmf->vma, "fault");
+	struct test_chardev_file *tf = vmf->vma->vm_file->private_data;
+	struct test_chardev *tc;
 	pgoff_t i = vmf->pgoff - TEST_CHARDEV_MAP_FAULT;
 
+	/* The file's hold time, to keep a fault in flight across an unbind. */
+	if (tf->hold_ms)
+		msleep(tf->hold_ms);
+	tc = test_chardev_vma(vmf->vma, "fault");
 	if (!tc || vmf->pgoff < TEST_CHARDEV_MAP_FAULT || i >= TEST_CHARDEV_MAP_PAGES)
 		return VM_FAULT_SIGBUS;
 	vmf->page = tc->pages[i];

@@ -121,6 +121,12 @@ static void fenced_fops_test_mmap_shim(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, f->vm_shim.close);
 	KUNIT_EXPECT_NULL(test, f->vm_shim.page_mkwrite);
 	kunit_info(test, "sizeof(struct fenced_fops) with mmap = %zu\n", sizeof(*f));
+	/* The mm of an mmap() is noted once, and let go by the revoke. */
+	KUNIT_EXPECT_EQ(test, fence_note_mm(f, current->mm ?: &init_mm), 0);
+	KUNIT_EXPECT_EQ(test, fence_note_mm(f, current->mm ?: &init_mm), 0);
+	KUNIT_EXPECT_EQ(test, list_count_nodes(&f->mms), 1);
+	fenced_fops_revoke(f);
+	KUNIT_EXPECT_TRUE(test, list_empty(&f->mms));
 	fenced_fops_put(f);
 
 	/* A driver that sets no vm_ops: its mappings still go. */

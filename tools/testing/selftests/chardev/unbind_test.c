@@ -921,8 +921,8 @@ TEST_F(unbind, mmap_across_unbind)
 struct faulter {
 	char *map;
 	atomic_bool stop;
-	long faults;		/* before the SIGBUS */
-	bool bus;
+	atomic_long faults;	/* before the SIGBUS */
+	atomic_bool bus;
 };
 
 /* Drops the pages and faults them in again, until SIGBUS. */
@@ -934,16 +934,19 @@ static void *fault_loop(void *arg)
 	while (!atomic_load(&f->stop)) {
 		if (madvise(f->map, map_len(), MADV_DONTNEED))
 			break;
-		if (read_bus(f->map + f->faults % map_len(), &v)) {
-			f->bus = true;
+		if (read_bus(f->map + atomic_load(&f->faults) % map_len(), &v)) {
+			atomic_store(&f->bus, true);
 			break;
 		}
-		f->faults++;
+		atomic_fetch_add(&f->faults, 1);
 	}
 	return NULL;
 }
 
-/* Reads /proc/self/maps, which names every VMA, until told to stop. */
+/*
+ * Reads /proc/self/maps, which walks the VMAs under the locks the unbind
+ * takes to wait for faults, until told to stop.
+ */
 static void *maps_loop(void *arg)
 {
 	struct faulter *f = arg;
@@ -976,19 +979,83 @@ TEST_F(unbind, mmap_faults_during_unbind)
 	ASSERT_EQ(0, pthread_create(&t, NULL, fault_loop, &f));
 	ASSERT_EQ(0, pthread_create(&maps, NULL, maps_loop, &f));
 	start = now_ms();
-	while (!f.faults && now_ms() - start < 5000)
+	while (!atomic_load(&f.faults) && now_ms() - start < 5000)
 		sleep_ms(10);
 	ASSERT_EQ(0, unbind_dev(variant->id));
 	/* The faulter ends at its first fault after the unbind. */
 	start = now_ms();
-	while (!f.bus && now_ms() - start < 5000)
+	while (!atomic_load(&f.bus) && now_ms() - start < 5000)
 		sleep_ms(10);
 	atomic_store(&f.stop, true);
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	ASSERT_EQ(0, pthread_join(maps, NULL));
-	EXPECT_LT(0, f.faults);
-	EXPECT_TRUE(f.bus) TH_LOG("%ld faults, none after the unbind failed", f.faults);
+	EXPECT_LT(0, atomic_load(&f.faults));
+	EXPECT_TRUE(atomic_load(&f.bus))
+		TH_LOG("%ld faults, none after the unbind failed", atomic_load(&f.faults));
 	EXPECT_EQ(0, munmap(f.map, map_len()));
+}
+
+struct in_flight {
+	int fd;
+	bool fault;		/* a fault, else an mmap() */
+	char *map;		/* the mapping, made before or by the thread */
+	char v;			/* what the fault read */
+	bool bus;
+};
+
+/* An mmap() or a fault that the driver holds across the unbind. */
+static void *in_flight_fn(void *arg)
+{
+	struct in_flight *t = arg;
+
+	if (t->fault)
+		t->bus = read_bus(t->map, &t->v);
+	else
+		t->map = map_dev(t->fd, false);
+	return NULL;
+}
+
+/*
+ * An mmap() and a fault that entered the driver before the unbind
+ * complete, and what they installed is gone when the unbind returns.
+ */
+TEST_F(unbind, mmap_in_flight_at_unbind)
+{
+	__u32 ms = 300;
+	struct in_flight t;
+	pthread_t th;
+	int mode;
+	char v;
+
+	if (variant->lacks & LACKS_MMAP)
+		SKIP(return, "the device has no mmap");
+	if (!variant->fenced)
+		SKIP(return, LEGACY_UAF);
+	for (mode = 0; mode < 2; mode++) {
+		int fd = open(self->node, O_RDWR | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		t = (struct in_flight){ .fd = fd, .fault = mode };
+		if (t.fault) {
+			t.map = map_dev(fd, true);
+			ASSERT_NE(MAP_FAILED, t.map);
+		}
+		ASSERT_EQ(0, ioctl(fd, TEST_CHARDEV_IOC_SET_HOLD, &ms));
+		ASSERT_EQ(0, pthread_create(&th, NULL, in_flight_fn, &t));
+		sleep_ms(100);		/* the thread is in the driver */
+		ASSERT_EQ(0, unbind_dev(variant->id));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		/* Each entered the driver first, so each succeeds. */
+		EXPECT_FALSE(t.bus) TH_LOG("a fault that entered first failed");
+		ASSERT_NE(MAP_FAILED, t.map) TH_LOG("an mmap() that entered first failed");
+		/* Nothing it installed survived the unbind. */
+		EXPECT_TRUE(read_bus(t.map, &v))
+			TH_LOG("%s in flight: the mapping reads '%c' after the unbind",
+			       mode ? "a fault" : "an mmap()", v);
+		EXPECT_EQ(0, munmap(t.map, map_len()));
+		EXPECT_EQ(0, close(fd));
+		ASSERT_EQ(0, bind_dev(variant->id));
+	}
 }
 
 TEST_F(unbind, mmap_fork_across_unbind)

@@ -473,27 +473,23 @@ fn boot(bctx: &Ctx, dir: &Path, n: usize, kvm: bool, so: &Path, script: &Path) -
             log_tail(&console, 20)
         );
     }
-    let rc = fs::read_to_string(out.join("bench.rc")).unwrap_or_default();
+    // What a guest program exited with ("<name>.rc") and said ("<name>.err").
+    let check = |name: &str, what: &str| -> Result<()> {
+        let rc = fs::read_to_string(out.join(format!("{name}.rc"))).unwrap_or_default();
+        if rc.trim() != "0" {
+            bail!(
+                "{what} failed in the guest ({}): {}",
+                rc.trim(),
+                fs::read_to_string(out.join(format!("{name}.err")))
+                    .unwrap_or_default()
+                    .trim()
+            );
+        }
+        Ok(())
+    };
+    check("bench", PROGRAM)?;
+    check("peers", "the peer benchmark")?;
     let bench = fs::read_to_string(out.join("bench.txt")).unwrap_or_default();
-    if rc.trim() != "0" {
-        bail!(
-            "{PROGRAM} exited {} in the guest: {}",
-            rc.trim(),
-            fs::read_to_string(out.join("bench.err"))
-                .unwrap_or_default()
-                .trim()
-        );
-    }
-    let peers_rc = fs::read_to_string(out.join("peers.rc")).unwrap_or_default();
-    if peers_rc.trim() != "0" {
-        bail!(
-            "the peer benchmark failed in the guest ({}): {}",
-            peers_rc.trim(),
-            fs::read_to_string(out.join("peers.err"))
-                .unwrap_or_default()
-                .trim()
-        );
-    }
     // The peers ran after fence_bench: their marks follow its marks.
     let bench = bench + &fs::read_to_string(out.join("peers.txt")).unwrap_or_default();
     let plugin_text = fs::read_to_string(&plugin_log).unwrap_or_default();

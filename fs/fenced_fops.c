@@ -253,20 +253,26 @@ static __always_inline void fence_exit(struct fenced_fops *f, int idx)
 }
 
 /*
- * The body of every wrapper: enter the fence or fail with @dead, run
- * @call, leave the fence. @call reaches the driver's table as @drv.
+ * The body of every wrapper, in a scope where __f is the fence: enter it
+ * or return @dead, run @call, leave the fence.
  */
+#define FENCE_CALL(type, dead, call) ({					\
+	type __fret = (type)(dead);					\
+	int __fidx;							\
+									\
+	if (fence_enter(__f, &__fidx)) {				\
+		__fret = (call);					\
+		fence_exit(__f, __fidx);				\
+	}								\
+	__fret;								\
+})
+
+/* A file operation: @call reaches the driver's table as @drv. */
 #define FENCED_OR(file, type, dead, call) ({				\
 	struct fenced_fops *__f = file_fence(file);			\
 	const struct file_operations *drv = __f->fops;			\
-	type __ret = (type)(dead);					\
-	int __idx;							\
 									\
-	if (fence_enter(__f, &__idx)) {					\
-		__ret = (call);						\
-		fence_exit(__f, __idx);					\
-	}								\
-	__ret;								\
+	FENCE_CALL(type, dead, call);					\
 })
 
 #define FENCED(file, type, call) FENCED_OR(file, type, -ENODEV, call)
@@ -474,21 +480,12 @@ static struct fenced_fops *vma_fence(const struct vm_area_struct *vma)
 	return file_fence(vma->vm_file);
 }
 
-/*
- * The body of every VMA callback: enter the fence or return @dead, run
- * @call, leave the fence. @call reaches the driver's table as @drv.
- */
+/* A VMA callback: @call reaches the driver's table as @drv. */
 #define VMA_FENCED_OR(vma, type, dead, call) ({				\
 	struct fenced_fops *__f = vma_fence(vma);			\
 	const struct vm_operations_struct *drv = __f->vm_ops;		\
-	type __ret = (type)(dead);					\
-	int __idx;							\
 									\
-	if (fence_enter(__f, &__idx)) {					\
-		__ret = (call);						\
-		fence_exit(__f, __idx);					\
-	}								\
-	__ret;								\
+	FENCE_CALL(type, dead, call);					\
 })
 
 /* After the revoke, open and close of a VMA call nothing of the driver. */

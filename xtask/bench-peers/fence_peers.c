@@ -218,7 +218,10 @@ static long proc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return peer_op(file, cmd);
 }
 
-/* PROC_ENTRY_PERMANENT is 0 in a module: its bit, see above. */
+/*
+ * PROC_ENTRY_PERMANENT is 0 in a module: its bit, as include/linux/proc_fs.h
+ * defines it for built-in code. Never unload the module, even by force.
+ */
 static const struct proc_ops peer_proc_permanent = {
 	.proc_flags	= 1U << 0,
 	.proc_open	= nonseekable_open,
@@ -311,10 +314,11 @@ static int __init fence_peers_init(void)
 	debugfs_create_file_unsafe("unsafe", 0600, peer_dir, NULL, &plain_fops);
 	peer_proxied = debugfs_create_file("proxied", 0600, peer_dir, NULL, &plain_fops);
 	debugfs_create_file_unsafe("unregister", 0200, peer_dir, NULL, &unregister_fops);
+	/* The permanent entry last: it can never be removed. */
 	ret = -ENOMEM;
-	if (!proc_create("fence_peer_permanent", 0600, NULL, &peer_proc_permanent))
-		goto err_debugfs;
 	if (!proc_create("fence_peer_pde", 0600, NULL, &peer_proc_pde))
+		goto err_debugfs;
+	if (!proc_create("fence_peer_permanent", 0600, NULL, &peer_proc_permanent))
 		goto err_proc;
 
 	/* Memory per registration, beside the device itself. */
@@ -325,13 +329,12 @@ static int __init fence_peers_init(void)
 	pr_info("memory srcu_fast %zu bytes + %zu per CPU x %u CPUs\n",
 		sizeof(struct srcu_struct) + sizeof(struct srcu_usage),
 		sizeof(struct srcu_data), num_possible_cpus());
-	pr_info("memory global_srcu %zu bytes (an xarray entry; the SRCU is shared)\n",
-		sizeof(void *));
+	pr_info("memory global_srcu: an xarray slot (the first dynamic minor, 255 or below, allocates the xarray's nodes; the SRCU is shared)\n");
 	pr_info("loaded\n");
 	return 0;
 
 err_proc:
-	remove_proc_entry("fence_peer_permanent", NULL);
+	remove_proc_entry("fence_peer_pde", NULL);
 err_debugfs:
 	debugfs_remove(peer_dir);
 	xa_erase(&peer_minors, peer_misc[3].minor);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,13 @@ int main(void)
 	static const char * const ops[] = { "ioctl", "read" };
 	unsigned int p;
 	int o, r, i, fd;
+	cpu_set_t cpu0;
 
+	/* On one vCPU, as fence_bench: a stretch must not migrate. */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0))
+		die("sched_setaffinity", "cpu 0");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (p = 0; p < ARRAY_SIZE(peers); p++) {
 		fd = open(peers[p].path, O_RDWR | O_CLOEXEC);

@@ -330,11 +330,18 @@ pub fn peer_report(r: &Results, peer_log: &str) -> String {
         .lines()
         .filter_map(|l| l.split_once("fence_peers: ").map(|(_, t)| t))
         .collect();
+    let revokes = lines.iter().filter(|l| l.starts_with("unregister")).count();
+    if revokes != PEER_REVOKES {
+        let _ = writeln!(
+            o,
+            "\nthe peer module logged {revokes} of its {PEER_REVOKES} revoke times: see peers-dmesg.txt"
+        );
+    }
     if !lines.is_empty() {
         let _ = writeln!(
             o,
-            "\n== the peers' registrations and unregisters (peer module; wall clock EMULATED \
-             under TCG, no reader running) =="
+            "\n== the peers' registrations and revokes (peer module; one sample each; wall \
+             clock EMULATED under TCG, no reader running; debugfs and procfs: the whole removal) =="
         );
         for l in lines
             .iter()
@@ -393,6 +400,8 @@ echo done > "$OUT/done"
 }
 
 const PEER_MODULE: &str = "fence_peers";
+/// The "unregister <peer> <ns> ns" lines the peer module logs.
+const PEER_REVOKES: usize = 6;
 const PEER_PROGRAM: &str = "peer_bench";
 
 /// The peer fixtures (xtask/bench-peers): the module, built against the
@@ -603,8 +612,8 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
     if let Some(i) = size.find("sizeof(struct fenced_fops)") {
         let _ = writeln!(
             text,
-            "\nper registration: {} (KUnit); an SRCU fence adds the per-CPU srcu_data \
-             of the srcu_fast row above",
+            "\nper registration: {} (KUnit); an SRCU fence adds an srcu_usage and \
+             the per-CPU srcu_data, as the srcu_fast row above",
             size[i..].trim()
         );
     }

@@ -865,6 +865,14 @@ static bool read_bus(const char *p, char *v)
 #define LEGACY_MAP "legacy unregister: mmap_across_unbind is the negative " \
 	"control of mappings"
 
+/* Why a mapping test, but the negative control's, skips a variant, or NULL. */
+static const char *map_skip(unsigned int lacks, bool fenced)
+{
+	if (lacks & LACKS_MMAP)
+		return "the device has no mmap";
+	return fenced ? NULL : LEGACY_MAP;
+}
+
 static size_t map_len(void)
 {
 	return TEST_CHARDEV_MAP_PAGES * getpagesize();
@@ -974,10 +982,8 @@ TEST_F(unbind, mmap_faults_during_unbind)
 	pthread_t t, maps;
 	long long start;
 
-	if (variant->lacks & LACKS_MMAP)
-		SKIP(return, "the device has no mmap");
-	if (!variant->fenced)
-		SKIP(return, LEGACY_MAP);
+	if (map_skip(variant->lacks, variant->fenced))
+		SKIP(return, "%s", map_skip(variant->lacks, variant->fenced));
 	f.map = map_dev(self->fd, true);
 	ASSERT_NE(MAP_FAILED, f.map) TH_LOG("mmap: %s", strerror(errno));
 	ASSERT_EQ(0, pthread_create(&t, NULL, fault_loop, &f));
@@ -1031,10 +1037,8 @@ TEST_F(unbind, mmap_in_flight_at_unbind)
 	int mode;
 	char v;
 
-	if (variant->lacks & LACKS_MMAP)
-		SKIP(return, "the device has no mmap");
-	if (!variant->fenced)
-		SKIP(return, LEGACY_MAP);
+	if (map_skip(variant->lacks, variant->fenced))
+		SKIP(return, "%s", map_skip(variant->lacks, variant->fenced));
 	for (mode = 0; mode < 2; mode++) {
 		int fd = open(self->node, O_RDWR | O_CLOEXEC);
 
@@ -1068,10 +1072,8 @@ TEST_F(unbind, mmap_fork_across_unbind)
 	char *m, v;
 	pid_t pid;
 
-	if (variant->lacks & LACKS_MMAP)
-		SKIP(return, "the device has no mmap");
-	if (!variant->fenced)
-		SKIP(return, LEGACY_MAP);
+	if (map_skip(variant->lacks, variant->fenced))
+		SKIP(return, "%s", map_skip(variant->lacks, variant->fenced));
 	m = map_dev(self->fd, false);
 	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %s", strerror(errno));
 	memset(m, 'p', map_len());
@@ -1108,10 +1110,8 @@ TEST_F(unbind, mmap_mremap_after_unbind)
 {
 	char *m, *moved, *target, v;
 
-	if (variant->lacks & LACKS_MMAP)
-		SKIP(return, "the device has no mmap");
-	if (!variant->fenced)
-		SKIP(return, LEGACY_MAP);
+	if (map_skip(variant->lacks, variant->fenced))
+		SKIP(return, "%s", map_skip(variant->lacks, variant->fenced));
 	m = map_dev(self->fd, true);
 	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %s", strerror(errno));
 	m[0] = 'p';
@@ -1133,10 +1133,8 @@ TEST_F(unbind, mmap_after_rebind)
 	char *m;
 	int fd;
 
-	if (variant->lacks & LACKS_MMAP)
-		SKIP(return, "the device has no mmap");
-	if (!variant->fenced)
-		SKIP(return, LEGACY_MAP);
+	if (map_skip(variant->lacks, variant->fenced))
+		SKIP(return, "%s", map_skip(variant->lacks, variant->fenced));
 	ASSERT_EQ(0, unbind_dev(variant->id));
 	ASSERT_EQ(0, bind_dev(variant->id));
 	fd = open(self->node, O_RDWR | O_CLOEXEC);

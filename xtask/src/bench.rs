@@ -67,6 +67,15 @@ pub struct Results {
     pub done: bool,
 }
 
+impl Results {
+    /// The statistics of the instruction counts marked `insns.<label>`.
+    pub fn insns_of(&self, label: &str) -> Option<Stat> {
+        self.insns
+            .get(&format!("insns.{label}"))
+            .and_then(|v| Stat::of(v))
+    }
+}
+
 /// Reads the benchmark's output and the plugin's log: the n-th `insns`
 /// line of the plugin belongs to the n-th `mark` line of the benchmark.
 pub fn parse(bench: &str, plugin: &str) -> Result<Results> {
@@ -152,16 +161,9 @@ pub fn report(r: &Results, machine: &str, kvm: bool) -> String {
             "op", "fence", "insns/op", "spread", "added/op", "vs legacy"
         );
         for op in ["ioctl", "read"] {
-            let base = r
-                .insns
-                .get(&format!("insns.{op}.legacy"))
-                .and_then(|v| Stat::of(v));
+            let base = r.insns_of(&format!("{op}.legacy"));
             for k in KINDS {
-                if let Some(s) = r
-                    .insns
-                    .get(&format!("insns.{op}.{k}"))
-                    .and_then(|v| Stat::of(v))
-                {
+                if let Some(s) = r.insns_of(&format!("{op}.{k}")) {
                     let (added, rel) = match base {
                         Some(b) => (
                             format!("{:+.0}", s.median - b.median),
@@ -219,10 +221,7 @@ pub fn report(r: &Results, machine: &str, kvm: bool) -> String {
     for k in KINDS {
         for (files, busy) in [(0, 0), (1, 0), (100, 0), (10000, 0), (0, r.nproc)] {
             let tag = format!("{k}.{files}files.{busy}busy");
-            let ins = r
-                .insns
-                .get(&format!("insns.unbind.{tag}"))
-                .and_then(|v| Stat::of(v));
+            let ins = r.insns_of(&format!("unbind.{tag}"));
             let (ins_min, ins) = ins.map_or(("-".into(), "-".into()), |s| {
                 (format!("{:.0}", s.min), format!("{:.0}", s.median))
             });
@@ -298,11 +297,7 @@ pub fn peer_report(r: &Results, peer_log: &str) -> String {
         "op", "mechanism", "baseline", "fenced", "added", "vs series", "spread"
     );
     for op in ["ioctl", "read"] {
-        let stat = |label: &str| {
-            r.insns
-                .get(&format!("insns.{op}.{label}"))
-                .and_then(|v| Stat::of(v))
-        };
+        let stat = |label: &str| r.insns_of(&format!("{op}.{label}"));
         let added = |fenced: &str, base: &str| match (stat(fenced), stat(base)) {
             (Some(f), Some(b)) => Some((b, f, f.median - b.median)),
             _ => None,
@@ -536,12 +531,7 @@ pub fn stability_report(boots: &[&Results]) -> String {
             let added: Vec<Option<f64>> = boots
                 .iter()
                 .map(|r| {
-                    let m = |l: &str| {
-                        r.insns
-                            .get(&format!("insns.{op}.{l}"))
-                            .and_then(|v| Stat::of(v))
-                            .map(|s| s.median)
-                    };
+                    let m = |l: &str| r.insns_of(&format!("{op}.{l}")).map(|s| s.median);
                     Some(m(fenced)? - m(base)?)
                 })
                 .collect();

@@ -488,27 +488,18 @@ static struct fenced_fops *vma_fence(const struct vm_area_struct *vma)
 	FENCE_CALL(type, dead, call);					\
 })
 
-/* After the revoke, open and close of a VMA call nothing of the driver. */
+/*
+ * After the revoke, open and close of a VMA call nothing of the driver.
+ * They return nothing: the body's value is a 0 nobody reads.
+ */
 static void fence_vm_open(struct vm_area_struct *vma)
 {
-	struct fenced_fops *f = vma_fence(vma);
-	int idx;
-
-	if (fence_enter(f, &idx)) {
-		f->vm_ops->open(vma);
-		fence_exit(f, idx);
-	}
+	VMA_FENCED_OR(vma, int, 0, (drv->open(vma), 0));
 }
 
 static void fence_vm_close(struct vm_area_struct *vma)
 {
-	struct fenced_fops *f = vma_fence(vma);
-	int idx;
-
-	if (fence_enter(f, &idx)) {
-		f->vm_ops->close(vma);
-		fence_exit(f, idx);
-	}
+	VMA_FENCED_OR(vma, int, 0, (drv->close(vma), 0));
 }
 
 static int fence_vm_may_split(struct vm_area_struct *vma, unsigned long addr)

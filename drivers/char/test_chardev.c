@@ -479,9 +479,15 @@ static vm_fault_t test_chardev_vm_fault(struct vm_fault *vmf)
 	struct test_chardev *tc;
 	pgoff_t i = vmf->pgoff - TEST_CHARDEV_MAP_FAULT;
 
-	/* The file's hold time, to keep a fault in flight across an unbind. */
-	if (tf->hold_ms)
+	/*
+	 * The file's hold time, to keep a fault in flight across an unbind:
+	 * the device is readable while it lasts. Only a sync device's
+	 * files hold a fault, so tf->tc is still there.
+	 */
+	if (tf->hold_ms) {
+		test_chardev_mark_inside(tf->tc);
 		msleep(tf->hold_ms);
+	}
 	tc = test_chardev_vma(vmf->vma, "fault");
 	if (!tc || vmf->pgoff < TEST_CHARDEV_MAP_FAULT || i >= TEST_CHARDEV_MAP_PAGES)
 		return VM_FAULT_SIGBUS;
@@ -502,11 +508,16 @@ static const struct vm_operations_struct test_chardev_vm_ops = {
  */
 static int test_chardev_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct test_chardev *tc = test_chardev_enter(file, "mmap");
+	struct test_chardev_file *tf = file->private_data;
 	unsigned long pages = vma_pages(vma);
+	struct test_chardev *tc;
 	unsigned long i;
 	int ret;
 
+	/* Held (sync devices only): readable while the hold lasts. */
+	if (tf->hold_ms)
+		test_chardev_mark_inside(tf->tc);
+	tc = test_chardev_enter(file, "mmap");
 	if (!tc)
 		return -EIO;
 	vma->vm_private_data = tc;

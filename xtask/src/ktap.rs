@@ -20,6 +20,10 @@ pub struct TestResult {
     pub depth: usize,
     /// What follows `# ` on the result line (`SKIP reason`), or empty.
     pub directive: String,
+    /// The diagnostic lines (`# ...`) at this depth since the previous
+    /// result: what a kselftest printed while it ran, its failed
+    /// expectations included.
+    pub diag: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,6 +93,8 @@ pub fn strip_printk(line: &str) -> &str {
 /// Parses one KTAP document (or a kernel log holding KUnit's output).
 pub fn parse(text: &str) -> Doc {
     let mut doc = Doc::default();
+    // Diagnostic lines not yet attached to a result, by depth.
+    let mut diag: Vec<Vec<String>> = Vec::new();
     for raw in text.lines() {
         let line = strip_printk(raw);
         let indent = line.len() - line.trim_start_matches(' ').len();
@@ -111,6 +117,12 @@ pub fn parse(text: &str) -> Doc {
         } else if let Some(r) = l.strip_prefix("ok ") {
             (true, r)
         } else {
+            if let Some(d) = l.strip_prefix('#') {
+                if diag.len() <= depth {
+                    diag.resize_with(depth + 1, Vec::new);
+                }
+                diag[depth].push(d.trim().to_string());
+            }
             continue;
         };
         // "<number> [- ]<name> [# DIRECTIVE ...]"
@@ -143,6 +155,7 @@ pub fn parse(text: &str) -> Doc {
             status,
             depth,
             directive: directive.to_string(),
+            diag: diag.get_mut(depth).map(std::mem::take).unwrap_or_default(),
         });
     }
     doc
@@ -180,6 +193,21 @@ ok 3 global.needs_root # SKIP not root
         assert_eq!(d.count(0, Status::Skip), 1);
         assert_eq!(d.results[1].name, "global.ioctl");
         assert!(!d.passed());
+    }
+
+    #[test]
+    fn a_result_keeps_what_its_test_printed() {
+        let d = parse(HARNESS);
+        assert_eq!(
+            d.results[1].diag,
+            [
+                "RUN           global.ioctl ...",
+                "rust_misc_device_test.c:40:ioctl:Expected 0 (0) == ret (-1)",
+                "FAIL  global.ioctl",
+            ]
+        );
+        // The header lines went with the first result, not the second.
+        assert_eq!(d.results[0].diag[0], "Starting 3 tests from 1 test cases.");
     }
 
     #[test]

@@ -27,6 +27,8 @@ const CPUS: u32 = 2;
 const MEMORY: &str = "2G";
 /// One test program's limit inside the guest (emulation is slow).
 const TEST_TIMEOUT_S: u64 = 600;
+/// How many of a failed kselftest's last diagnostic lines the summary shows.
+const DIAG_LINES: usize = 8;
 /// The whole guest run's limit, boot included.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -261,6 +263,12 @@ pub fn judge(out: &Path, console: &str) -> Result<Verdict> {
         ));
         for r in doc.top().filter(|r| r.status == ktap::Status::Fail) {
             v.lines.push(format!("    not ok: {}", r.name));
+            // What the test said on its way out: the failed expectations
+            // and their messages, the last few lines of it.
+            let said: Vec<&String> = r.diag.iter().filter(|d| !d.is_empty()).collect();
+            for d in &said[said.len().saturating_sub(DIAG_LINES)..] {
+                v.lines.push(format!("        # {d}"));
+            }
         }
         for r in doc.skipped_for_config() {
             v.problems.push(format!(

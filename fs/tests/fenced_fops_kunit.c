@@ -85,7 +85,7 @@ static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
 	shim = fenced_fops_shim(f);
 	KUNIT_EXPECT_PTR_EQ(test, shim->owner, kunit_read_poll_fops.owner);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_rwsem_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->poll, (void *)fence_poll);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->open, (void *)fence_open);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->release, (void *)fence_release);
@@ -116,8 +116,8 @@ static void fenced_fops_test_mmap_shim(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, (void *)f->shim.mmap, (void *)fence_mmap);
 	KUNIT_EXPECT_NULL(test, f->shim.get_unmapped_area);
 	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, f->inode);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.open, (void *)fence_vm_open);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.fault, (void *)fence_vm_fault);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.open, (void *)fence_rwsem_vm_open);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.fault, (void *)fence_rwsem_vm_fault);
 	KUNIT_EXPECT_NULL(test, f->vm_shim.close);
 	KUNIT_EXPECT_NULL(test, f->vm_shim.page_mkwrite);
 	kunit_info(test, "sizeof(struct fenced_fops) with mmap = %zu\n", sizeof(*f));
@@ -171,7 +171,8 @@ static void kunit_cancel(void *data)
 static void fenced_fops_test_revoke(struct kunit *test)
 {
 	const enum fenced_fops_type types[] = { FENCED_FOPS_RWSEM, FENCED_FOPS_SRCU };
-	int i, idx;
+	struct srcu_ctr __percpu *scp;
+	int i;
 
 	for (i = 0; i < ARRAY_SIZE(types); i++) {
 		struct cancel_seen seen = { };
@@ -184,13 +185,13 @@ static void fenced_fops_test_revoke(struct kunit *test)
 
 		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
 		seen.fence = f;
-		KUNIT_ASSERT_TRUE(test, fence_enter(f, &idx));
-		fence_exit(f, idx);
+		KUNIT_ASSERT_TRUE(test, fence_enter(f, f->type, &scp));
+		fence_exit(f, f->type, scp);
 
 		fenced_fops_revoke(f);
 		KUNIT_EXPECT_EQ(test, seen.calls, 1);
 		KUNIT_EXPECT_TRUE(test, seen.revoked_at_call);
-		KUNIT_EXPECT_FALSE(test, fence_enter(f, &idx));
+		KUNIT_EXPECT_FALSE(test, fence_enter(f, f->type, &scp));
 		fenced_fops_put(f);
 	}
 }
@@ -262,6 +263,10 @@ static void fenced_fops_test_nests(struct kunit *test)
 		kunit_nest_held = false;
 		kunit_nest_inner = -1;
 		file->f_op = fenced_fops_shim(f);
+		/* Each fence type has wrappers of its own. */
+		KUNIT_EXPECT_PTR_EQ(test, (void *)file->f_op->read,
+				    types[i] == FENCED_FOPS_SRCU ? (void *)fence_srcu_read :
+				    (void *)fence_rwsem_read);
 		KUNIT_EXPECT_EQ(test, file->f_op->read(file, NULL, 1, NULL), 0);
 		KUNIT_EXPECT_EQ(test, kunit_nest_inner, 0);
 		if (IS_ENABLED(CONFIG_PROVE_LOCKING))
@@ -280,7 +285,7 @@ static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, g);
 	shim = fenced_fops_shim(f);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_rwsem_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_read, (void *)copy_splice_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_write,
 			    (void *)iter_file_splice_write);
@@ -288,7 +293,7 @@ static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->compat_ioctl,
 			    (void *)kunit_nest_fops.compat_ioctl);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)fenced_fops_shim(g)->splice_read,
-			    (void *)fence_splice_read);
+			    (void *)fence_rwsem_splice_read);
 	/* Memory per open file, for the documentation's figures. */
 	kunit_info(test, "sizeof(struct fenced_file) = %zu, kmalloc %zu\n",
 		   sizeof(struct fenced_file),

@@ -130,6 +130,11 @@ struct fenced_fops {
 	 * its operations is the deadlock lockdep must report.
 	 */
 	struct lock_class_key key;
+	/*
+	 * The SRCU read side as lockdep sees it: SRCU-fast readers are
+	 * unchecked try-locks, which record no dependency.
+	 */
+	struct lockdep_map dep_map;
 	void (*cancel)(void *cancel_data);
 	void *cancel_data;
 	void *private_data;			/* for file->private_data, or NULL */
@@ -216,13 +221,35 @@ static struct fenced_file *fenced_file(const struct file *file)
 	return rhashtable_lookup_fast(&fenced_files, &file, fenced_files_params);
 }
 
+/*
+ * SRCU-fast readers are try-locks lockdep does not check, so it records
+ * no dependency of theirs: an unregister that waits for an operation
+ * which waits for a lock the unregister holds would go unreported. The
+ * fence tells lockdep itself, with a checked shared try-lock as
+ * down_read_trylock() is, and the unregister acquires it for writing.
+ */
+static __always_inline struct srcu_ctr __percpu *fence_srcu_lock(struct fenced_fops *f)
+{
+	struct srcu_ctr __percpu *scp = srcu_read_lock_fast(&f->srcu);
+
+	lock_acquire_shared(&f->dep_map, 0, 1, NULL, _THIS_IP_);
+	return scp;
+}
+
+static __always_inline void fence_srcu_unlock(struct fenced_fops *f,
+					      struct srcu_ctr __percpu *scp)
+{
+	lock_release(&f->dep_map, _THIS_IP_);
+	srcu_read_unlock_fast(&f->srcu, scp);
+}
+
 /* Leaves the read side fence_enter() entered. */
 static __always_inline void fence_exit(struct fenced_fops *f,
 				       enum fenced_fops_type type,
 				       struct srcu_ctr __percpu *scp)
 {
 	if (type == FENCED_FOPS_SRCU)
-		srcu_read_unlock_fast(&f->srcu, scp);
+		fence_srcu_unlock(f, scp);
 	else
 		up_read(&f->rwsem);
 }
@@ -249,7 +276,7 @@ static __always_inline bool fence_enter(struct fenced_fops *f,
 					struct srcu_ctr __percpu **scp)
 {
 	if (type == FENCED_FOPS_SRCU)
-		*scp = srcu_read_lock_fast(&f->srcu);
+		*scp = fence_srcu_lock(f);
 	else if (unlikely(!down_read_trylock(&f->rwsem)))
 		return false;
 	if (likely(!READ_ONCE(f->revoked)))
@@ -265,7 +292,7 @@ static __always_inline bool fence_enter(struct fenced_fops *f,
  */
 #define FENCE_CALL(type, dead, call) ({					\
 	type __fret = (type)(dead);					\
-	struct srcu_ctr __percpu *__fscp;				\
+	struct srcu_ctr __percpu *__fscp = NULL;			\
 									\
 	if (fence_enter(__f, FENCE_TYPE, &__fscp)) {			\
 		__fret = (call);					\
@@ -295,7 +322,7 @@ static int fence_fasync(int fd, struct file *file, int on)
 {
 	struct fenced_fops *f = file_fence(file);
 	int ret = on ? -ENODEV : 0;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	if (!fence_enter(f, f->type, &scp))
 		return ret;
@@ -318,7 +345,7 @@ static unsigned long fence_get_unmapped_area(struct file *file,
 {
 	struct fenced_fops *f = file_fence(file);
 	unsigned long ret;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	if (!fence_enter(f, f->type, &scp))
 #ifdef CONFIG_MMU
@@ -377,7 +404,7 @@ static int fence_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct fenced_fops *f = file_fence(file);
 	int ret;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	if (!fence_enter(f, f->type, &scp))
 		return -ENODEV;
@@ -594,7 +621,7 @@ static void fence_unmap(struct fenced_fops *f)
 static void fence_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct fenced_fops *f = file_fence(file);
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	if (!fence_enter(f, f->type, &scp))
 		return;
@@ -742,7 +769,7 @@ static __poll_t fence_poll(struct file *file, poll_table *pt)
 	struct fenced_fops *f = file_fence(file);
 	struct fence_poll_table fpt = { };
 	__poll_t mask;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	/* A mask, never an errno: the device is gone for good. */
 	if (!fence_enter(f, f->type, &scp))
@@ -798,7 +825,7 @@ static int fence_open(struct inode *inode, struct file *file)
 	struct fenced_fops *f = file_fence(file);
 	struct fenced_file *ff;
 	int ret;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	ff = kzalloc_obj(*ff);
 	if (!ff) {
@@ -935,7 +962,7 @@ static int fence_release(struct inode *inode, struct file *file)
 	struct fenced_fops *f = file_fence(file);
 	struct fenced_file *ff = fenced_file(file);
 	int ret = 0;
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 
 	/* A file that got the shim without fence_open(): nothing of ours. */
 	if (WARN_ON_ONCE(!ff)) {
@@ -1085,6 +1112,8 @@ static void fence_recancel(struct work_struct *work);
 /* SRCU-fast: no memory barrier on the read side, which is all that runs often. */
 static int fence_init_srcu(struct fenced_fops *f)
 {
+	/* A subclass: the srcu_struct's own map has the fence's class. */
+	lockdep_init_map(&f->dep_map, "fenced_fops_srcu_read", &f->key, 1);
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	return __init_srcu_struct_fast(&f->srcu, "fenced_fops_srcu", &f->key);
 #else
@@ -1176,6 +1205,10 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	}
 	/* VMA callbacks without ->mmap(), or the reverse of a misuse. */
 	if (WARN_ON(vm && !fops->mmap))
+		return ERR_PTR(-EINVAL);
+	/* Not a fence type. */
+	if (WARN_ON(opts && opts->type != FENCED_FOPS_RWSEM &&
+		    opts->type != FENCED_FOPS_SRCU))
 		return ERR_PTR(-EINVAL);
 	/* Registered in sync mode twice, or not unregistered in sync mode. */
 	if (WARN_ON(fenced_fops_from_fops(fops)))
@@ -1321,6 +1354,8 @@ static void fence_drain(struct fenced_fops *f)
 	f->unregistering = current;
 	schedule_delayed_work(&f->recancel, FENCE_RECANCEL_PERIOD);
 	if (f->type == FENCED_FOPS_SRCU) {
+		lock_map_acquire(&f->dep_map);
+		lock_map_release(&f->dep_map);
 		synchronize_srcu(&f->srcu);
 	} else {
 		down_write(&f->rwsem);

@@ -5,6 +5,10 @@
  * FENCE_TYPE the type and FENCE_FN(name) the name of a wrapper.
  */
 
+#ifndef FENCE_TYPE
+#error "only fs/fenced_fops.c includes this, with FENCE_TYPE defined"
+#endif
+
 static loff_t FENCE_FN(llseek)(struct file *file, loff_t offset, int whence)
 {
 	return FENCED(file, loff_t, drv->llseek(file, offset, whence));

@@ -165,13 +165,13 @@ static void kunit_cancel(void *data)
 }
 
 /*
- * The revoke refuses new entries before it calls cancel, calls it once,
+ * The revoke refuses new entries before it calls cancel, calls it,
  * and afterwards nothing enters.
  */
 static void fenced_fops_test_revoke(struct kunit *test)
 {
 	const enum fenced_fops_type types[] = { FENCED_FOPS_RWSEM, FENCED_FOPS_SRCU };
-	struct srcu_ctr __percpu *scp;
+	struct srcu_ctr __percpu *scp = NULL;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(types); i++) {
@@ -189,7 +189,8 @@ static void fenced_fops_test_revoke(struct kunit *test)
 		fence_exit(f, f->type, scp);
 
 		fenced_fops_revoke(f);
-		KUNIT_EXPECT_EQ(test, seen.calls, 1);
+		/* Again a second later: a grace period may take that long. */
+		KUNIT_EXPECT_GE(test, seen.calls, 1);
 		KUNIT_EXPECT_TRUE(test, seen.revoked_at_call);
 		KUNIT_EXPECT_FALSE(test, fence_enter(f, f->type, &scp));
 		fenced_fops_put(f);
@@ -212,7 +213,8 @@ static ssize_t kunit_nest_read(struct file *file, char __user *buf,
 	struct fenced_fops *f = kunit_nest_fence;
 
 	if (f->type == FENCED_FOPS_SRCU)
-		kunit_nest_held = srcu_read_lock_held(&f->srcu);
+		kunit_nest_held = srcu_read_lock_held(&f->srcu) &&
+				  lock_is_held(&f->dep_map);
 	else
 		kunit_nest_held = lockdep_is_held(&f->rwsem);
 #endif

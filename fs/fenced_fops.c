@@ -1126,7 +1126,7 @@ static int fence_init_srcu(struct fenced_fops *f)
  * @fops: the driver's file operations
  * @private_data: if not NULL, stored in file->private_data before the
  *	driver's ->open() is called
- * @opts: the fence type and cancel callback, or NULL for an rwsem fence
+ * @opts: the fence type and cancel callback, or NULL for an SRCU fence
  *	without one
  *
  * The shim implements exactly the operations @fops implements, each fenced,
@@ -1147,7 +1147,7 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 				       void *private_data,
 				       const struct fenced_fops_options *opts)
 {
-	const bool srcu = opts && opts->type == FENCED_FOPS_SRCU;
+	const bool srcu = !opts || opts->type == FENCED_FOPS_SRCU;
 	const struct file_operations shim = {
 		.owner		= fops->owner,
 		.fop_flags	= fops->fop_flags,
@@ -1230,7 +1230,7 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		}
 	}
 	kref_init(&f->ref);
-	f->type = opts ? opts->type : FENCED_FOPS_RWSEM;
+	f->type = opts ? opts->type : FENCED_FOPS_SRCU;
 	lockdep_register_key(&f->key);
 	if (f->type == FENCED_FOPS_SRCU) {
 		if (fence_init_srcu(f)) {

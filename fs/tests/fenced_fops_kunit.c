@@ -85,7 +85,7 @@ static void fenced_fops_test_shim_mirrors_driver(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
 	shim = fenced_fops_shim(f);
 	KUNIT_EXPECT_PTR_EQ(test, shim->owner, kunit_read_poll_fops.owner);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_rwsem_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_srcu_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->poll, (void *)fence_poll);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->open, (void *)fence_open);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->release, (void *)fence_release);
@@ -116,8 +116,8 @@ static void fenced_fops_test_mmap_shim(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, (void *)f->shim.mmap, (void *)fence_mmap);
 	KUNIT_EXPECT_NULL(test, f->shim.get_unmapped_area);
 	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, f->inode);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.open, (void *)fence_rwsem_vm_open);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.fault, (void *)fence_rwsem_vm_fault);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.open, (void *)fence_srcu_vm_open);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)f->vm_shim.fault, (void *)fence_srcu_vm_fault);
 	KUNIT_EXPECT_NULL(test, f->vm_shim.close);
 	KUNIT_EXPECT_NULL(test, f->vm_shim.page_mkwrite);
 	kunit_info(test, "sizeof(struct fenced_fops) with mmap = %zu\n", sizeof(*f));
@@ -287,7 +287,7 @@ static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, g);
 	shim = fenced_fops_shim(f);
-	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_rwsem_read);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->read, (void *)fence_srcu_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_read, (void *)copy_splice_read);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->splice_write,
 			    (void *)iter_file_splice_write);
@@ -295,7 +295,7 @@ static void fenced_fops_test_helpers_unwrapped(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, (void *)shim->compat_ioctl,
 			    (void *)kunit_nest_fops.compat_ioctl);
 	KUNIT_EXPECT_PTR_EQ(test, (void *)fenced_fops_shim(g)->splice_read,
-			    (void *)fence_rwsem_splice_read);
+			    (void *)fence_srcu_splice_read);
 	/* Memory per open file, for the documentation's figures. */
 	kunit_info(test, "sizeof(struct fenced_file) = %zu, kmalloc %zu\n",
 		   sizeof(struct fenced_file),

@@ -16,25 +16,26 @@ struct vm_operations_struct;
 
 /**
  * enum fenced_fops_type - how file operations are fenced against removal
+ * @FENCED_FOPS_SRCU: sleepable RCU with SRCU-fast readers, the default;
+ *	about 13 instructions added per operation on x86_64, on per-CPU
+ *	counters only, and 448 bytes of per-CPU data per possible CPU; the
+ *	unregister waits for an SRCU grace period.
  * @FENCED_FOPS_RWSEM: a read-write semaphore; every operation takes it for
  *	reading, the unregister takes it for writing. About 65 instructions
  *	added per operation on x86_64 and a cache line shared by every CPU
- *	that uses the device; the unregister costs what the legacy one does.
- * @FENCED_FOPS_SRCU: sleepable RCU with SRCU-fast readers; about 13
- *	instructions added per operation, on per-CPU counters only, and 448
- *	bytes of per-CPU data per possible CPU; the unregister waits for an
- *	SRCU grace period.
+ *	that uses the device, but no per-CPU memory, and the unregister costs
+ *	what the legacy one does.
  *
  * Documentation/driver-api/sync_unregister.rst has the measurements.
  */
 enum fenced_fops_type {
-	FENCED_FOPS_RWSEM,
 	FENCED_FOPS_SRCU,
+	FENCED_FOPS_RWSEM,
 };
 
 /**
  * struct fenced_fops_options - options of a synchronous registration
- * @type: the fence, rwsem by default
+ * @type: the fence, SRCU by default
  * @cancel: called by the synchronous unregister once new file operations
  *	are refused and before it waits for the running ones, and again every
  *	second (from a workqueue) while operations remain, to wake the

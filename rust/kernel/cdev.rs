@@ -82,12 +82,12 @@ use core::{
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Fence {
     /// A read-write semaphore: every file operation takes it for reading, the unregistration
-    /// for writing. The unregistration costs what a legacy one does; file operations share the
-    /// semaphore's cache line across CPUs.
-    #[default]
+    /// for writing. The unregistration costs what a legacy one does and there is no per-CPU
+    /// memory; file operations share the semaphore's cache line across CPUs.
     Rwsem,
-    /// Sleepable RCU: file operations only touch per-CPU counters; the unregistration waits for
-    /// an SRCU grace period.
+    /// Sleepable RCU, the default: file operations only touch per-CPU counters; the
+    /// unregistration waits for an SRCU grace period.
+    #[default]
     Srcu,
 }
 

@@ -259,8 +259,8 @@ pub fn report(r: &Results, machine: &str, kvm: bool) -> String {
 /// The mechanisms beside the series: (name in the report, its fenced
 /// label, its unfenced baseline label). Labels are `insns.<op>.<label>`.
 const PEERS: [(&str, &str, &str); 8] = [
-    ("series, rwsem (default)", "rwsem", "legacy"),
-    ("series, SRCU", "srcu", "legacy"),
+    ("series, SRCU (default)", "srcu", "legacy"),
+    ("series, rwsem", "rwsem", "legacy"),
     ("driver rwsem + dead flag", "peer.rwsem", "peer.plain"),
     ("percpu_ref (queued cdev)", "peer.percpu_ref", "peer.plain"),
     (
@@ -659,12 +659,12 @@ insns 0 45000
 
     #[test]
     fn peers_are_measured_over_their_own_baselines() {
-        let bench = "mark insns.ioctl.legacy 1000\nmark insns.ioctl.rwsem 1000\n\
+        let bench = "mark insns.ioctl.legacy 1000\nmark insns.ioctl.srcu 1000\n\
                      mark insns.ioctl.peer.plain 1000\nmark insns.ioctl.peer.percpu_ref 1000\n";
         let plugin = "insns 0 300000\ninsns 0 330000\ninsns 0 200000\ninsns 0 260000\n";
         let r = parse(bench, plugin).unwrap();
         let t = peer_report(&r, "[ 1.0] fence_peers: unregister percpu_ref 900 ns\n");
-        // The series adds 30, the percpu_ref 60: twice the series.
+        // The series' default adds 30, the percpu_ref 60: twice the series.
         assert!(t.contains("+30"), "{t}");
         assert!(t.contains("+60"), "{t}");
         assert!(t.contains("2.00x"), "{t}");

@@ -135,6 +135,7 @@ struct fenced_fops {
 	 * unchecked try-locks, which record no dependency.
 	 */
 	struct lockdep_map dep_map;
+	struct lock_class_key read_key;		/* dep_map's */
 	void (*cancel)(void *cancel_data);
 	void *cancel_data;
 	void *private_data;			/* for file->private_data, or NULL */
@@ -465,9 +466,6 @@ static struct fenced_fops *vma_fence(const struct vm_area_struct *vma)
 #define FENCE_TYPE	FENCED_FOPS_SRCU
 #define FENCE_FN(name)	fence_srcu_##name
 #include "fenced_fops_wrappers.h"
-
-/* The wrapper of operation @name for an SRCU fence if @srcu, else rwsem. */
-#define FENCE_PICK(srcu, name) ((srcu) ? fence_srcu_##name : fence_rwsem_##name)
 
 /* Names a callback of @vm the shim cannot fence, or NULL. */
 static const char *fence_vm_unsupported(const struct vm_operations_struct *vm)
@@ -801,8 +799,10 @@ static void fence_free(struct kref *ref)
 		kfree(e);
 	}
 	fence_inode_free(f->inode);
-	if (f->type == FENCED_FOPS_SRCU)
+	if (f->type == FENCED_FOPS_SRCU) {
 		cleanup_srcu_struct(&f->srcu);
+		lockdep_unregister_key(&f->read_key);
+	}
 	lockdep_unregister_key(&f->key);
 	kfree(f);
 }
@@ -1112,13 +1112,23 @@ static void fence_recancel(struct work_struct *work);
 /* SRCU-fast: no memory barrier on the read side, which is all that runs often. */
 static int fence_init_srcu(struct fenced_fops *f)
 {
-	/* A subclass: the srcu_struct's own map has the fence's class. */
-	lockdep_init_map(&f->dep_map, "fenced_fops_srcu_read", &f->key, 1);
+	int ret;
+
+	/*
+	 * A key of its own, not a subclass of the fence's: the srcu_struct's
+	 * map has that class, and lockdep_unregister_key() frees subclass 0
+	 * only.
+	 */
+	lockdep_register_key(&f->read_key);
+	lockdep_init_map(&f->dep_map, "fenced_fops_srcu_read", &f->read_key, 0);
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
-	return __init_srcu_struct_fast(&f->srcu, "fenced_fops_srcu", &f->key);
+	ret = __init_srcu_struct_fast(&f->srcu, "fenced_fops_srcu", &f->key);
 #else
-	return init_srcu_struct_fast(&f->srcu);
+	ret = init_srcu_struct_fast(&f->srcu);
 #endif
+	if (ret)
+		lockdep_unregister_key(&f->read_key);
+	return ret;
 }
 
 /**
@@ -1148,30 +1158,34 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 				       const struct fenced_fops_options *opts)
 {
 	const bool srcu = !opts || opts->type == FENCED_FOPS_SRCU;
+	/* The wrappers of the fence type, and of its VMA callbacks. */
+	const struct file_operations *w = srcu ? &fence_srcu_fops : &fence_rwsem_fops;
+	const struct vm_operations_struct *vw = srcu ? &fence_srcu_vm_ops :
+						       &fence_rwsem_vm_ops;
 	const struct file_operations shim = {
 		.owner		= fops->owner,
 		.fop_flags	= fops->fop_flags,
 		.open		= fence_open,
 		.release	= fence_release,
 		.llseek		= fence_keeps_llseek(fops) ? fops->llseek :
-				  fops->llseek ? FENCE_PICK(srcu, llseek) : NULL,
-		.read		= fops->read ? FENCE_PICK(srcu, read) : NULL,
-		.write		= fops->write ? FENCE_PICK(srcu, write) : NULL,
-		.read_iter	= fops->read_iter ? FENCE_PICK(srcu, read_iter) : NULL,
-		.write_iter	= fops->write_iter ? FENCE_PICK(srcu, write_iter) : NULL,
+				  fops->llseek ? w->llseek : NULL,
+		.read		= fops->read ? w->read : NULL,
+		.write		= fops->write ? w->write : NULL,
+		.read_iter	= fops->read_iter ? w->read_iter : NULL,
+		.write_iter	= fops->write_iter ? w->write_iter : NULL,
 		.poll		= fops->poll ? fence_poll : NULL,
-		.unlocked_ioctl	= fops->unlocked_ioctl ? FENCE_PICK(srcu, unlocked_ioctl) : NULL,
+		.unlocked_ioctl	= fops->unlocked_ioctl ? w->unlocked_ioctl : NULL,
 		.compat_ioctl	= fence_keeps_compat_ioctl(fops) ? fops->compat_ioctl :
-				  fops->compat_ioctl ? FENCE_PICK(srcu, compat_ioctl) : NULL,
-		.flush		= fops->flush ? FENCE_PICK(srcu, flush) : NULL,
-		.fsync		= fops->fsync ? FENCE_PICK(srcu, fsync) : NULL,
+				  fops->compat_ioctl ? w->compat_ioctl : NULL,
+		.flush		= fops->flush ? w->flush : NULL,
+		.fsync		= fops->fsync ? w->fsync : NULL,
 		.fasync		= fops->fasync ? fence_fasync : NULL,
 		.splice_read	= fops->splice_read == copy_splice_read ? copy_splice_read :
-				  fops->splice_read ? FENCE_PICK(srcu, splice_read) : NULL,
+				  fops->splice_read ? w->splice_read : NULL,
 		.splice_write	= fops->splice_write == iter_file_splice_write ?
 				  iter_file_splice_write :
-				  fops->splice_write ? FENCE_PICK(srcu, splice_write) : NULL,
-		.fallocate	= fops->fallocate ? FENCE_PICK(srcu, fallocate) : NULL,
+				  fops->splice_write ? w->splice_write : NULL,
+		.fallocate	= fops->fallocate ? w->fallocate : NULL,
 		.show_fdinfo	= fops->show_fdinfo ? fence_show_fdinfo : NULL,
 		.mmap		= fops->mmap ? fence_mmap : NULL,
 		.get_unmapped_area = fops->get_unmapped_area ?
@@ -1179,19 +1193,19 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	};
 	const struct vm_operations_struct *vm = opts ? opts->vm_ops : NULL;
 	const struct vm_operations_struct vm_shim = {
-		.open		= vm && vm->open ? FENCE_PICK(srcu, vm_open) : NULL,
-		.close		= vm && vm->close ? FENCE_PICK(srcu, vm_close) : NULL,
-		.may_split	= vm && vm->may_split ? FENCE_PICK(srcu, vm_may_split) : NULL,
-		.mremap		= vm && vm->mremap ? FENCE_PICK(srcu, vm_mremap) : NULL,
-		.mprotect	= vm && vm->mprotect ? FENCE_PICK(srcu, vm_mprotect) : NULL,
-		.fault		= vm && vm->fault ? FENCE_PICK(srcu, vm_fault) : NULL,
-		.huge_fault	= vm && vm->huge_fault ? FENCE_PICK(srcu, vm_huge_fault) : NULL,
-		.map_pages	= vm && vm->map_pages ? FENCE_PICK(srcu, vm_map_pages) : NULL,
-		.pagesize	= vm && vm->pagesize ? FENCE_PICK(srcu, vm_pagesize) : NULL,
-		.page_mkwrite	= vm && vm->page_mkwrite ? FENCE_PICK(srcu, vm_page_mkwrite) : NULL,
-		.pfn_mkwrite	= vm && vm->pfn_mkwrite ? FENCE_PICK(srcu, vm_pfn_mkwrite) : NULL,
-		.access		= vm && vm->access ? FENCE_PICK(srcu, vm_access) : NULL,
-		.name		= vm && vm->name ? FENCE_PICK(srcu, vm_name) : NULL,
+		.open		= vm && vm->open ? vw->open : NULL,
+		.close		= vm && vm->close ? vw->close : NULL,
+		.may_split	= vm && vm->may_split ? vw->may_split : NULL,
+		.mremap		= vm && vm->mremap ? vw->mremap : NULL,
+		.mprotect	= vm && vm->mprotect ? vw->mprotect : NULL,
+		.fault		= vm && vm->fault ? vw->fault : NULL,
+		.huge_fault	= vm && vm->huge_fault ? vw->huge_fault : NULL,
+		.map_pages	= vm && vm->map_pages ? vw->map_pages : NULL,
+		.pagesize	= vm && vm->pagesize ? vw->pagesize : NULL,
+		.page_mkwrite	= vm && vm->page_mkwrite ? vw->page_mkwrite : NULL,
+		.pfn_mkwrite	= vm && vm->pfn_mkwrite ? vw->pfn_mkwrite : NULL,
+		.access		= vm && vm->access ? vw->access : NULL,
+		.name		= vm && vm->name ? vw->name : NULL,
 	};
 	const char *op = fence_unsupported(fops);
 	struct fenced_fops *f;

@@ -163,5 +163,37 @@ static const char *FENCE_FN(vm_name)(struct vm_area_struct *vma)
 	return VMA_FENCED_OR(vma, const char *, NULL, drv->name(vma));
 }
 
+/* Every wrapper above, for fenced_fops_create() to pick from. */
+static const struct file_operations FENCE_FN(fops) = {
+	.llseek		= FENCE_FN(llseek),
+	.read		= FENCE_FN(read),
+	.write		= FENCE_FN(write),
+	.read_iter	= FENCE_FN(read_iter),
+	.write_iter	= FENCE_FN(write_iter),
+	.unlocked_ioctl	= FENCE_FN(unlocked_ioctl),
+	.compat_ioctl	= FENCE_FN(compat_ioctl),
+	.flush		= FENCE_FN(flush),
+	.fsync		= FENCE_FN(fsync),
+	.splice_read	= FENCE_FN(splice_read),
+	.splice_write	= FENCE_FN(splice_write),
+	.fallocate	= FENCE_FN(fallocate),
+};
+
+static const struct vm_operations_struct FENCE_FN(vm_ops) = {
+	.open		= FENCE_FN(vm_open),
+	.close		= FENCE_FN(vm_close),
+	.may_split	= FENCE_FN(vm_may_split),
+	.mremap		= FENCE_FN(vm_mremap),
+	.mprotect	= FENCE_FN(vm_mprotect),
+	.fault		= FENCE_FN(vm_fault),
+	.huge_fault	= FENCE_FN(vm_huge_fault),
+	.map_pages	= FENCE_FN(vm_map_pages),
+	.pagesize	= FENCE_FN(vm_pagesize),
+	.page_mkwrite	= FENCE_FN(vm_page_mkwrite),
+	.pfn_mkwrite	= FENCE_FN(vm_pfn_mkwrite),
+	.access		= FENCE_FN(vm_access),
+	.name		= FENCE_FN(vm_name),
+};
+
 #undef FENCE_TYPE
 #undef FENCE_FN

@@ -24,7 +24,7 @@ struct vm_operations_struct;
  *	reading, the unregister takes it for writing. About 65 instructions
  *	added per operation on x86_64 and a cache line shared by every CPU
  *	that uses the device, but no per-CPU memory, and the unregister costs
- *	what the legacy one does.
+ *	little more than the legacy one.
  *
  * Documentation/driver-api/sync_unregister.rst has the measurements.
  */

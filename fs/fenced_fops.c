@@ -268,9 +268,9 @@ static __always_inline void fence_exit(struct fenced_fops *f,
  * Inlined into every wrapper, as is fence_exit(), with @type a constant
  * in the wrappers of fenced_fops_wrappers.h: the SRCU ones then make no
  * call but the driver's, and add 13 instructions to an operation on
- * x86_64 (measured by tools/testing/selftests/chardev/fence_bench.c). The state
- * is tested once, after the read side is entered: a test before it would
- * only make the calls after the revoke fail sooner.
+ * x86_64 (measured by tools/testing/selftests/chardev/fence_bench.c).
+ * The state is tested once, after the read side is entered: a test
+ * before it would only make the calls after the revoke fail sooner.
  */
 static __always_inline bool fence_enter(struct fenced_fops *f,
 					enum fenced_fops_type type,
@@ -1157,7 +1157,8 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 				       void *private_data,
 				       const struct fenced_fops_options *opts)
 {
-	const bool srcu = !opts || opts->type == FENCED_FOPS_SRCU;
+	const enum fenced_fops_type type = opts ? opts->type : FENCED_FOPS_SRCU;
+	const bool srcu = type == FENCED_FOPS_SRCU;
 	/* The wrappers of the fence type, and of its VMA callbacks. */
 	const struct file_operations *w = srcu ? &fence_srcu_fops : &fence_rwsem_fops;
 	const struct vm_operations_struct *vw = srcu ? &fence_srcu_vm_ops :
@@ -1221,8 +1222,7 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	if (WARN_ON(vm && !fops->mmap))
 		return ERR_PTR(-EINVAL);
 	/* Not a fence type. */
-	if (WARN_ON(opts && opts->type != FENCED_FOPS_RWSEM &&
-		    opts->type != FENCED_FOPS_SRCU))
+	if (WARN_ON(type != FENCED_FOPS_RWSEM && type != FENCED_FOPS_SRCU))
 		return ERR_PTR(-EINVAL);
 	/* Registered in sync mode twice, or not unregistered in sync mode. */
 	if (WARN_ON(fenced_fops_from_fops(fops)))
@@ -1244,7 +1244,7 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 		}
 	}
 	kref_init(&f->ref);
-	f->type = opts ? opts->type : FENCED_FOPS_SRCU;
+	f->type = type;
 	lockdep_register_key(&f->key);
 	if (f->type == FENCED_FOPS_SRCU) {
 		if (fence_init_srcu(f)) {

@@ -32,7 +32,7 @@
 #include "test_chardev.h"
 
 #ifdef __x86_64__
-/* nopl 0x43440001(%eax) and 0x43440002(%rax): the plugin counts in between. */
+/* nopl 0x43440001(%rax) and 0x43440002(%rax): the plugin counts in between. */
 static inline void mark_start(void)
 {
 	asm volatile(".byte 0x0f, 0x1f, 0x80; .long 0x43440001" ::: "memory");

@@ -82,7 +82,7 @@
 #include <linux/cleanup.h>
 #include <linux/export.h>
 #include <linux/fdtable.h>
-#include <linux/fenced_fops.h>
+#include <linux/fenced_fops_internal.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/kref.h>
@@ -209,7 +209,6 @@ struct fenced_fops *fenced_fops_from_fops(const struct file_operations *fops)
 		return NULL;
 	return container_of(fops, struct fenced_fops, shim);
 }
-EXPORT_SYMBOL_GPL(fenced_fops_from_fops);
 
 static struct fenced_fops *file_fence(const struct file *file)
 {
@@ -818,7 +817,6 @@ void fenced_fops_put(struct fenced_fops *fence)
 	if (fence)
 		kref_put(&fence->ref, fence_free);
 }
-EXPORT_SYMBOL_GPL(fenced_fops_put);
 
 static int fence_open(struct inode *inode, struct file *file)
 {
@@ -993,16 +991,18 @@ static int fence_release(struct inode *inode, struct file *file)
 
 /**
  * fenced_fops_revoked() - whether a fenced device was unregistered
- * @file: a file of a device registered in sync mode
+ * @file: a file
  *
  * For the wait conditions of a driver's sleeping file operations (woken
  * by the &fenced_fops_options.cancel callback).
  *
- * Return: true once the synchronous unregister of the device has started.
+ * Return: true once the synchronous unregister of the device of @file has
+ * started; false if it has not, or if @file is not of a device registered
+ * in sync mode.
  */
 bool fenced_fops_revoked(const struct file *file)
 {
-	if (WARN_ON_ONCE(!fenced_fops_from_fops(file->f_op)))
+	if (!fenced_fops_from_fops(file->f_op))
 		return false;
 	return READ_ONCE(file_fence(file)->revoked);
 }
@@ -1023,7 +1023,6 @@ bool fenced_fops_live(const struct file_operations *fops)
 
 	return f && !READ_ONCE(f->revoked);
 }
-EXPORT_SYMBOL_GPL(fenced_fops_live);
 
 /**
  * fenced_fops_private() - the private data of a fenced device
@@ -1270,7 +1269,6 @@ struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
 	memcpy((void *)&f->vm_shim, &vm_shim, sizeof(vm_shim));
 	return f;
 }
-EXPORT_SYMBOL_GPL(fenced_fops_create);
 
 /**
  * fenced_fops_shim() - the file operations files of a fenced device use
@@ -1282,7 +1280,6 @@ const struct file_operations *fenced_fops_shim(struct fenced_fops *fence)
 {
 	return &fence->shim;
 }
-EXPORT_SYMBOL_GPL(fenced_fops_shim);
 
 /**
  * fenced_fops_real() - the driver's file operations behind a fence
@@ -1294,7 +1291,6 @@ const struct file_operations *fenced_fops_real(struct fenced_fops *fence)
 {
 	return fence->fops;
 }
-EXPORT_SYMBOL_GPL(fenced_fops_real);
 
 struct fence_holder {
 	const struct file_operations *shim;
@@ -1434,7 +1430,6 @@ void fenced_fops_revoke(struct fenced_fops *fence)
 	wait_event(fence->teardown_wq, !READ_ONCE(fence->tearing));
 	cancel_delayed_work_sync(&fence->recancel);
 }
-EXPORT_SYMBOL_GPL(fenced_fops_revoke);
 
 static int __init fenced_fops_init(void)
 {

@@ -56,23 +56,4 @@ struct fenced_fops_options {
 bool fenced_fops_revoked(const struct file *file);
 void *fenced_fops_private(const struct file *file);
 
-/* For the char device and misc device cores. */
-struct fenced_fops *fenced_fops_create(const struct file_operations *fops,
-				       void *private_data,
-				       const struct fenced_fops_options *opts);
-const struct file_operations *fenced_fops_shim(struct fenced_fops *fence);
-const struct file_operations *fenced_fops_real(struct fenced_fops *fence);
-struct fenced_fops *fenced_fops_from_fops(const struct file_operations *fops);
-void fenced_fops_revoke(struct fenced_fops *fence);
-void fenced_fops_put(struct fenced_fops *fence);
-
-#ifdef CONFIG_FENCED_FOPS
-bool fenced_fops_live(const struct file_operations *fops);
-#else
-static inline bool fenced_fops_live(const struct file_operations *fops)
-{
-	return false;
-}
-#endif
-
 #endif /* _LINUX_FENCED_FOPS_H */

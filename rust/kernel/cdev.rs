@@ -160,14 +160,9 @@ impl BitOrAssign for PollMask {
 /// of file operations that sleep, which [`FileOperations::cancel`] wakes. False for a file that
 /// is not of a device registered in sync mode.
 pub fn is_revoked(file: &LocalFile) -> bool {
-    let file = file.as_ptr();
-    // SAFETY: `file` is a valid file for the duration of the call, whose `f_op` is set for its
-    // lifetime.
-    if unsafe { bindings::fenced_fops_from_fops((*file).f_op) }.is_null() {
-        return false;
-    }
-    // SAFETY: `file` is valid and its `f_op` is a fenced shim.
-    unsafe { bindings::fenced_fops_revoked(file) }
+    // SAFETY: `file` is a valid file for the duration of the call; `fenced_fops_revoked()`
+    // accepts any file.
+    unsafe { bindings::fenced_fops_revoked(file.as_ptr()) }
 }
 
 /// The file operations of a char device registered with [`Registration`] or of a misc device

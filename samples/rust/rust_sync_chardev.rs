@@ -2,7 +2,7 @@
 
 //! Rust sample: char devices whose file operations outlive nothing.
 //!
-//! A platform driver that, for every device it binds, registers a char device of two minors with
+//! A PCI driver that, for every device it binds, registers a char device of two minors with
 //! [`Registration`] (nodes `rust_sync_chardev0` and `rust_sync_chardev1`, which share one buffer)
 //! and a misc device with [`MiscRegistration`] (node `rust_sync_misc`, a buffer per open file),
 //! both with the file operations of [`FileOperations`]. User space may unbind the device while it
@@ -15,11 +15,12 @@
 //! wait queue they poll on, freed at their release. The only `unsafe` is the promise that the
 //! registrations are dropped with the driver's data, not leaked.
 //!
-//! The platform device comes from elsewhere: bind one with `driver_override`, e.g. the spare
-//! device of the char device test driver (`CONFIG_TEST_CHARDEV`), as
-//! `tools/testing/selftests/chardev/unbind_test.c` does. Both devices speak the user interface of
-//! that test driver (`tools/testing/selftests/chardev/test_chardev.h`); the char device also
-//! answers `_IO('C', 0x04)` with the index of the minor a file was opened on.
+//! It binds QEMU's `pci-testdev`, like `samples/rust/rust_driver_pci.rs`: run QEMU with
+//! `-device pci-testdev`, and unbind and bind the device through
+//! `/sys/bus/pci/drivers/rust_sync_chardev/`, as `tools/testing/selftests/chardev/unbind_test.c`
+//! does. Both devices speak the user interface of the char device test driver
+//! (`tools/testing/selftests/chardev/test_chardev.h`); the char device also answers
+//! `_IO('C', 0x04)` with the index of the minor a file was opened on.
 
 use core::sync::atomic::{
     AtomicU32,
@@ -57,7 +58,7 @@ use kernel::{
         IovIterDest,
         IovIterSource, //
     },
-    new_condvar, new_mutex, new_poll_condvar, platform,
+    new_condvar, new_mutex, new_poll_condvar, pci,
     prelude::*,
     sync::{
         poll::{
@@ -394,12 +395,20 @@ struct SampleData<'bound> {
 
 struct SampleDriver;
 
-impl platform::Driver for SampleDriver {
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <SampleDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(pci::Vendor::REDHAT, 0x5), ())]
+);
+
+impl pci::Driver for SampleDriver {
     type IdInfo = ();
     type Data<'bound> = SampleData<'bound>;
 
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
     fn probe<'bound>(
-        pdev: &'bound platform::Device<Core<'_>>,
+        pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<SampleData<'bound>, Error> + 'bound {
         let dev: &Device<Bound> = pdev.as_ref();
@@ -444,12 +453,12 @@ impl platform::Driver for SampleDriver {
 /// The class of the char device's nodes: udev learns about them from it, and they are 0660.
 static CLASS: Class = Class::new(c"rust_sync_chardev", 0o660);
 
-/// The module: the class, registered while the platform driver is.
+/// The module: the class, registered while the PCI driver is.
 #[pin_data]
 struct SampleModule {
     // Dropped first: the devices are unbound, and their nodes gone, before the class goes.
     #[pin]
-    _driver: driver::Registration<platform::Adapter<SampleDriver>>,
+    _driver: driver::Registration<pci::Adapter<SampleDriver>>,
     _class: ClassRegistration,
 }
 

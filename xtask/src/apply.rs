@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use crate::cmd::{Cmd, Step};
 use crate::ctx::Ctx;
 use crate::setup::BASE_TAG;
+use crate::topics::{self, Topic};
 
 /// The branch the series is applied on.
 pub const BRANCH: &str = "cdev-sync";
@@ -27,6 +28,12 @@ pub fn series_patches(repo: &Path) -> Result<Vec<PathBuf>> {
         .into_iter()
         .map(|p| repo.join("patches").join(p))
         .collect())
+}
+
+/// The topics of `series`, in order.
+pub fn series_topics(repo: &Path) -> Result<Vec<Topic>> {
+    let text = fs::read_to_string(repo.join("series")).context("cannot read `series`")?;
+    topics::topics(&parse_series(&text))
 }
 
 /// The patch names listed in a quilt `series` file.
@@ -80,12 +87,34 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             bail!("`series` names {}, which does not exist", p.display());
         }
     }
+    let topics = series_topics(&ctx.repo)?;
     let log = ctx.target().join("apply.log");
     let _ = fs::remove_file(&log);
-    match &ctx.user_kernel {
-        None => apply_base(ctx, &patches, &log),
-        Some(k) => apply_user(k, &patches, &log),
-    }
+    let tree = match &ctx.user_kernel {
+        None => {
+            apply_base(ctx, &patches, &log)?;
+            ctx.base_repo()
+        }
+        Some(k) => {
+            apply_user(k, &topics, &patches, &log)?;
+            k.clone()
+        }
+    };
+    topics::set_branches(&tree, &topics, BRANCH, &log)?;
+    println!(
+        "    topics: {}",
+        topics
+            .iter()
+            .map(|t| format!(
+                "{} ({}, branch {})",
+                t.name,
+                t.patches.len(),
+                topics::branch(&t.name)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }
 
 fn apply_base(ctx: &Ctx, patches: &[PathBuf], log: &Path) -> Result<()> {
@@ -164,7 +193,7 @@ fn am_or_explain(dir: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
     )
 }
 
-fn apply_user(tree: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
+fn apply_user(tree: &Path, topics: &[Topic], patches: &[PathBuf], log: &Path) -> Result<()> {
     if !tree.join(".git").exists() {
         bail!(
             "--kernel {}: not a git work tree (git am needs one)",
@@ -193,6 +222,18 @@ fn apply_user(tree: &Path, patches: &[PathBuf], log: &Path) -> Result<()> {
             "--kernel {}: branch {BRANCH} exists already; delete it (git branch -D {BRANCH}) or check out another commit to apply onto",
             tree.display()
         );
+    }
+    for t in topics {
+        let b = topics::branch(&t.name);
+        if git(tree)
+            .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{b}")])
+            .status_quiet()
+        {
+            bail!(
+                "--kernel {}: branch {b} exists already; delete it (git branch -D {b}) first",
+                tree.display()
+            );
+        }
     }
     let orig = git(tree)
         .args(["symbolic-ref", "-q", "--short", "HEAD"])

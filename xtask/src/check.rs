@@ -19,13 +19,20 @@ use crate::overlay;
 
 pub const COVER: &str = "0000-cover-letter.patch";
 
-/// Problems between `series` and the files in `patches/`.
+/// Problems between `series` and the files in `patches/`: `files` are the
+/// paths under `patches/` (`topic/NNNN-subject.patch`), each topic a block
+/// of `series` in the order of its patch numbers, with a cover letter.
 pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
     let listed = parse_series(series);
     let mut out = Vec::new();
+    let topics = match crate::topics::topics(&listed) {
+        Ok(t) => t,
+        Err(e) => return vec![e.to_string()],
+    };
+    let is_cover = |f: &str| f.rsplit('/').next() == Some(COVER);
     let on_disk: Vec<&String> = files
         .iter()
-        .filter(|f| f.ends_with(".patch") && *f != COVER)
+        .filter(|f| f.ends_with(".patch") && !is_cover(f))
         .collect();
     for l in &listed {
         if !on_disk.contains(&l) {
@@ -37,14 +44,55 @@ pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
             out.push(format!("patches/{f} is not listed in series"));
         }
     }
-    let mut sorted = listed.clone();
-    sorted.sort();
-    if out.is_empty() && sorted != listed {
-        out.push("series is not in the order of the patch numbers".into());
+    for t in &topics {
+        let mut sorted = t.patches.clone();
+        sorted.sort();
+        if out.is_empty() && sorted != t.patches {
+            out.push(format!(
+                "series lists topic {} out of the order of its patch numbers",
+                t.name
+            ));
+        }
+        let cover = format!("{}/{COVER}", t.name);
+        if !files.contains(&cover) {
+            out.push(format!("patches/{cover} is missing"));
+        }
     }
-    if !listed.is_empty() && !files.iter().any(|f| f == COVER) {
-        out.push(format!("patches/{COVER} is missing"));
+    out
+}
+
+/// Problems of a topic's cover letter: a subject and a text of its own.
+pub fn cover_problems(topic: &str, cover: &str) -> Vec<String> {
+    let (subject, blurb) = crate::export::cover_parts(cover);
+    let mut out = Vec::new();
+    if subject.is_none_or(|s| s.contains("*** SUBJECT HERE ***")) {
+        out.push(format!("patches/{topic}/{COVER} has no subject"));
     }
+    if blurb.is_empty() || blurb.contains("*** BLURB HERE ***") {
+        out.push(format!("patches/{topic}/{COVER} has no text"));
+    }
+    out
+}
+
+/// The files under `patches/`, as `topic/file` (and `file` at the top).
+fn patch_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            if let Ok(sub) = fs::read_dir(e.path()) {
+                for f in sub.filter_map(|f| f.ok()) {
+                    out.push(format!("{name}/{}", f.file_name().to_string_lossy()));
+                }
+            }
+        } else {
+            out.push(name);
+        }
+    }
+    out.sort();
     out
 }
 
@@ -62,19 +110,27 @@ pub fn checkpatch_counts(out: &str) -> (usize, usize, usize) {
 pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
     let mut failures = Vec::new();
 
-    let files: Vec<String> = match fs::read_dir(ctx.patches()) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let files = patch_files(&ctx.patches());
     let series = fs::read_to_string(ctx.repo.join("series")).unwrap_or_default();
-    let sp = series_problems(&series, &files);
+    let mut sp = series_problems(&series, &files);
+    let topics = crate::topics::topics(&parse_series(&series)).unwrap_or_default();
+    for t in &topics {
+        if let Ok(c) = fs::read_to_string(ctx.patches().join(&t.name).join(COVER)) {
+            sp.extend(cover_problems(&t.name, &c));
+        }
+    }
     println!(
         "check series:     {}",
         if sp.is_empty() {
-            "ok".to_string()
+            format!(
+                "ok ({} topics, each a block of `series` with its cover letter: {})",
+                topics.len(),
+                topics
+                    .iter()
+                    .map(|t| format!("{} {}", t.name, t.patches.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
             sp.join("; ")
         }
@@ -151,7 +207,11 @@ pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
     for p in &patches {
         let out = checkpatch(ctx, p, &log)?;
         let (e, w, c) = checkpatch_counts(&out);
-        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        let name = p
+            .strip_prefix(ctx.patches())
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned();
         println!("    {name}: {e} errors, {w} warnings, {c} checks");
         if e + w + c > 0 {
             failures.push(format!(
@@ -191,11 +251,19 @@ pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
 }
 
 fn checkpatch(ctx: &Ctx, patch: &Path, log: &Path) -> Result<String> {
+    // The base is a release tarball in a repository of one commit: the
+    // upstream commits a message cites are not in it, so checkpatch cannot
+    // check their ids there. A user's own tree (--kernel) has the history.
+    let ignore = if ctx.user_kernel.is_none() {
+        "FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID"
+    } else {
+        "FILE_PATH_CHANGES"
+    };
     let out = ctx
         .tool(
             &ctx.kernel(),
             &format!(
-                "perl scripts/checkpatch.pl --strict --no-summary --showfile --ignore FILE_PATH_CHANGES '{}' || true",
+                "perl scripts/checkpatch.pl --strict --no-summary --showfile --ignore {ignore} '{}' || true",
                 patch.display()
             ),
         )
@@ -337,18 +405,37 @@ mod tests {
 
     #[test]
     fn series_in_sync() {
-        let files = v(&[COVER, "0001-a.patch", "0002-b.patch"]);
-        assert!(series_problems("0001-a.patch\n0002-b.patch\n", &files).is_empty());
+        let files = v(&[
+            "core/0000-cover-letter.patch",
+            "core/0001-a.patch",
+            "core/0002-b.patch",
+            "tests/0000-cover-letter.patch",
+            "tests/0001-c.patch",
+        ]);
+        let p = series_problems(
+            "core/0001-a.patch\ncore/0002-b.patch\ntests/0001-c.patch\n",
+            &files,
+        );
+        assert!(p.is_empty(), "{p:?}");
     }
 
     #[test]
     fn series_out_of_sync() {
-        let files = v(&["0001-a.patch", "0003-c.patch"]);
-        let p = series_problems("0001-a.patch\n0002-b.patch\n", &files);
+        let files = v(&["t/0001-a.patch", "t/0003-c.patch"]);
+        let p = series_problems("t/0001-a.patch\nt/0002-b.patch\n", &files);
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p[0].contains("0002-b.patch"));
         assert!(p[1].contains("0003-c.patch"));
         assert!(p[2].contains("cover"));
+        assert!(!series_problems("0001-a.patch\n", &v(&["0001-a.patch"])).is_empty());
+    }
+
+    #[test]
+    fn covers_need_text() {
+        let c = "Subject: [PATCH 0/1] *** SUBJECT HERE ***\n\n*** BLURB HERE ***\n";
+        assert_eq!(cover_problems("core", c).len(), 2);
+        let c = "Subject: [PATCH 0/1] cdev: sync\n\nThe text.\n\nA U Thor (1):\n  x\n";
+        assert!(cover_problems("core", c).is_empty());
     }
 
     #[test]

@@ -8,11 +8,12 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::apply::{git, identity, BRANCH};
+use crate::apply::{self, git, identity, BRANCH};
 use crate::check::COVER;
 use crate::ctx::Ctx;
 use crate::overlay;
 use crate::setup::BASE_TAG;
+use crate::topics;
 
 /// The subject (without the `[PATCH 00/N]` prefix) and the blurb of a
 /// cover letter: the text between the headers and the shortlog (a line
@@ -86,52 +87,60 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         fs::remove_dir_all(&tmp)?;
     }
     fs::create_dir_all(&tmp)?;
-    let range = format!("{BASE_TAG}..{BRANCH}");
-    let n = git(&repo)
-        .args(["rev-list", "--count", &range])
-        .output()?
-        .trim()
-        .parse::<usize>()?;
-    if n == 0 {
-        bail!(
-            "{} has no commits over {BASE_TAG} on branch {BRANCH}: nothing to export",
-            repo.display()
-        );
-    }
-    git(&repo)
-        .args([
-            "format-patch",
-            "-q",
-            "--cover-letter",
-            "--signoff",
-            "--no-signature",
-            "--zero-commit",
-            "-o",
-        ])
-        .arg(&tmp)
-        .arg(format!("--base={BASE_TAG}"))
-        .arg(&range)
-        .output()
-        .context("git format-patch failed")?;
-    let old_cover = fs::read_to_string(ctx.patches().join(COVER)).ok();
-    let fresh = fs::read_to_string(tmp.join(COVER))?;
-    fs::write(
-        tmp.join(COVER),
-        keep_cover_text(&fresh, old_cover.as_deref()),
-    )?;
-
-    let mut names: Vec<String> = fs::read_dir(&tmp)?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+    // The topics are those of `series`; their commits, the branches of
+    // the kernel tree that `apply` made and rebases keep in place.
+    let names: Vec<String> = apply::series_topics(&ctx.repo)?
+        .into_iter()
+        .map(|t| t.name)
         .collect();
-    names.sort();
+    if names.is_empty() {
+        bail!("`series` lists no topic: list the patches as <topic>/NNNN-subject.patch");
+    }
+    let ranges = topics::ranges(&repo, &names, BASE_TAG)?;
+    let mut series: Vec<String> = Vec::new();
+    for (name, (base, tip)) in names.iter().zip(&ranges) {
+        let dir = tmp.join(name);
+        // --base is the kernel's base for every topic: git lists the
+        // topics before this one as prerequisite-patch-id lines.
+        git(&repo)
+            .args([
+                "format-patch",
+                "-q",
+                "--cover-letter",
+                "--signoff",
+                "--no-signature",
+                "--zero-commit",
+                "-o",
+            ])
+            .arg(&dir)
+            .arg(format!("--base={BASE_TAG}"))
+            .arg(format!("{base}..{tip}"))
+            .output()
+            .with_context(|| format!("git format-patch of topic {name} failed"))?;
+        let old_cover = fs::read_to_string(ctx.patches().join(name).join(COVER)).ok();
+        let fresh = fs::read_to_string(dir.join(COVER))?;
+        fs::write(
+            dir.join(COVER),
+            keep_cover_text(&fresh, old_cover.as_deref()),
+        )?;
+        let mut files: Vec<String> = fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|f| f != COVER)
+            .collect();
+        files.sort();
+        series.extend(files.into_iter().map(|f| format!("{name}/{f}")));
+    }
     if ctx.patches().exists() {
         fs::remove_dir_all(ctx.patches())?;
     }
-    fs::create_dir_all(ctx.patches())?;
-    for f in &names {
-        fs::copy(tmp.join(f), ctx.patches().join(f))?;
+    for name in &names {
+        let (src, dst) = (tmp.join(name), ctx.patches().join(name));
+        fs::create_dir_all(&dst)?;
+        for e in fs::read_dir(&src)? {
+            let e = e?;
+            fs::copy(e.path(), dst.join(e.file_name()))?;
+        }
     }
-    let series: Vec<&String> = names.iter().filter(|f| *f != COVER).collect();
     fs::write(
         ctx.repo.join("series"),
         series.iter().map(|s| format!("{s}\n")).collect::<String>(),
@@ -157,8 +166,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         fs::write(&dst, content)?;
     }
     println!(
-        "export: {} patches + cover letter to {}, {} created files to the overlay",
+        "export: {} patches in {} topics ({}), each with its cover letter, to {}; {} created files to the overlay",
         series.len(),
+        names.len(),
+        names.join(", "),
         ctx.patches().display(),
         created.len()
     );

@@ -25,6 +25,7 @@ mod rustapi;
 mod send;
 mod setup;
 mod test;
+mod topics;
 
 #[cfg(test)]
 mod tests {

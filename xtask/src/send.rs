@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! `send`: the series as mails, prepared by b4 and not sent.
 //!
-//! b4 works on a branch it has enrolled. That branch lives in a scratch
-//! clone under the cache (`git clone --shared`: the kernel tree's objects,
-//! none of its refs or config), so nothing of b4's state reaches the user's
-//! kernel tree. There the series is enrolled with the cover letter of
-//! `patches/` as the branch description, To/Cc come from
-//! `scripts/get_maintainer.pl` (`b4 prep --auto-to-cc`), and
-//! `b4 send --no-sign -o DIR` writes the mails. The mails are then applied
-//! with `git am` onto the base, and the result must be the series' tree.
+//! Each topic series (see `topics`) is sent on its own: b4 works on a
+//! branch it has enrolled, one per topic, in a scratch clone under the
+//! cache (`git clone --shared`: the kernel tree's objects, none of its refs
+//! or config), so nothing of b4's state reaches the user's kernel tree.
+//! There each topic is enrolled on the topic before it (the first on the
+//! base) with its cover letter from `patches/<topic>/` as the branch
+//! description, To/Cc come from `scripts/get_maintainer.pl`
+//! (`b4 prep --auto-to-cc`), and `b4 send --no-sign -o DIR` writes the
+//! mails. The mails of each topic are then applied with `git am` onto the
+//! topic before it, and the result must be the topic's tree; the last
+//! topic's is the whole series'.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,9 +23,14 @@ use crate::check::COVER;
 use crate::cmd::Step;
 use crate::ctx::Ctx;
 use crate::export::cover_parts;
+use crate::topics;
 
 /// The base of the series, as a branch of the scratch clone.
 const BASE_BRANCH: &str = "base";
+
+/// The version of the posting, [PATCH vN ...]: the first was posted as
+/// one series of 22 patches; bump it with every new posting.
+const REVISION: u32 = 2;
 
 /// The value of a header of a mail, continuation lines unfolded.
 pub fn header(mail: &str, name: &str) -> Option<String> {
@@ -77,19 +85,24 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let Some((name, email)) = identity() else {
         bail!("send needs your git identity for the mails' From: set git config user.name and user.email");
     };
-    let cover_path = ctx.patches().join(COVER);
-    let cover = fs::read_to_string(&cover_path)
-        .with_context(|| format!("cannot read {}", cover_path.display()))?;
-    let (subject, blurb) = cover_parts(&cover);
-    let subject = subject
-        .filter(|s| !s.contains("*** SUBJECT HERE ***"))
-        .with_context(|| format!("{} has no subject", cover_path.display()))?;
-    if blurb.is_empty() || blurb.contains("*** BLURB HERE ***") {
-        bail!("{} has no text: write it first", cover_path.display());
+    let topics = apply::series_topics(&ctx.repo)?;
+    let mut covers = Vec::new();
+    for t in &topics {
+        let cover_path = ctx.patches().join(&t.name).join(COVER);
+        let cover = fs::read_to_string(&cover_path)
+            .with_context(|| format!("cannot read {}", cover_path.display()))?;
+        let (subject, blurb) = cover_parts(&cover);
+        let subject = subject
+            .filter(|s| !s.contains("*** SUBJECT HERE ***"))
+            .with_context(|| format!("{} has no subject", cover_path.display()))?;
+        if blurb.is_empty() || blurb.contains("*** BLURB HERE ***") {
+            bail!("{} has no text: write it first", cover_path.display());
+        }
+        covers.push((subject, blurb));
     }
 
     apply::run(ctx)?;
-    let n = apply::series_patches(&ctx.repo)?.len();
+    let total: usize = topics.iter().map(|t| t.patches.len()).sum();
     let kernel = ctx.kernel();
     let rev = |r: &str| -> Result<String> {
         Ok(git(&kernel)
@@ -99,25 +112,26 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .trim()
             .to_string())
     };
-    let head = rev(&format!("{BRANCH}^{{commit}}"))?;
-    let base = rev(&format!("{BRANCH}~{n}"))?;
+    let base = rev(&format!("{BRANCH}~{total}"))?;
+    let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+    let ranges = topics::ranges(&kernel, &names, &base)?;
 
     let out = ctx.target().join("send");
-    let mails = out.join("mails");
     if out.exists() {
         fs::remove_dir_all(&out)?;
     }
     fs::create_dir_all(&out)?;
     let log = out.join("send.log");
     let _m = ctx.enter()?;
-
     let scratch = ctx.data().join("send");
-    let s = Step::start(format!(
-        "b4: enrolling the series in a scratch clone ({}, log {})",
-        scratch.display(),
-        log.display()
-    ));
-    scratch_branch(&kernel, &scratch, &head, &log)?;
+    // The scratch clone exists from here on.
+    scratch_branch(
+        &kernel,
+        &scratch,
+        &ranges[0].1,
+        &topics::branch(&names[0]),
+        &log,
+    )?;
     for (k, v) in [
         ("user.name", name.as_str()),
         ("user.email", email.as_str()),
@@ -130,88 +144,119 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .args(["config", "--local", k, v])
             .run_logged(&log)?;
     }
-    // b4 wants the base as a branch (a bare commit is ambiguous for it).
-    git(&scratch)
-        .args(["branch", "-q", "-f", BASE_BRANCH, &base])
-        .run_logged(&log)?;
-    ctx.tool(&scratch, &format!("b4 prep -e {BASE_BRANCH}"))
-        .run_logged(&log)
-        .context("b4 prep --enroll failed")?;
-    git(&scratch)
-        .args([
-            "config",
-            "--local",
-            &format!("branch.{BRANCH}.description"),
-            &format!("{subject}\n\n{blurb}\n"),
-        ])
-        .run_logged(&log)?;
-    s.done();
 
-    let s = Step::start("b4 prep --auto-to-cc (scripts/get_maintainer.pl)");
-    ctx.tool(&scratch, "b4 prep --auto-to-cc")
+    let mut summary = Vec::new();
+    for (i, t) in topics.iter().enumerate() {
+        let (tbase, tip) = &ranges[i];
+        let (subject, blurb) = &covers[i];
+        let branch = topics::branch(&t.name);
+        let base_branch = format!("{BASE_BRANCH}-{}", t.name);
+        let mails = out.join("mails").join(&t.name);
+        let s = Step::start(format!(
+            "topic {} ({} patches): b4 enrolls it on {} in the scratch clone ({}, log {})",
+            t.name,
+            t.patches.len(),
+            if i == 0 {
+                "the base".to_string()
+            } else {
+                format!("topic {}", names[i - 1])
+            },
+            scratch.display(),
+            log.display()
+        ));
+        scratch_branch(&kernel, &scratch, tip, &branch, &log)?;
+        // b4 wants the base as a branch (a bare commit is ambiguous for it).
+        git(&scratch)
+            .args(["branch", "-q", "-f", &base_branch, tbase])
+            .run_logged(&log)?;
+        ctx.tool(&scratch, &format!("b4 prep -e {base_branch}"))
+            .run_logged(&log)
+            .with_context(|| format!("b4 prep --enroll of topic {} failed", t.name))?;
+        ctx.tool(&scratch, &format!("b4 prep --force-revision {REVISION}"))
+            .run_logged(&log)
+            .with_context(|| format!("b4 prep --force-revision of topic {} failed", t.name))?;
+        git(&scratch)
+            .args([
+                "config",
+                "--local",
+                &format!("branch.{branch}.description"),
+                &format!("{subject}\n\n{blurb}\n"),
+            ])
+            .run_logged(&log)?;
+        ctx.tool(&scratch, "b4 prep --auto-to-cc")
+            .run_logged(&log)
+            .with_context(|| format!("b4 prep --auto-to-cc of topic {} failed", t.name))?;
+        ctx.tool(
+            &scratch,
+            &format!("b4 send --no-sign -o '{}'", mails.display()),
+        )
         .run_logged(&log)
-        .context("b4 prep --auto-to-cc failed")?;
-    s.done();
-
-    let s = Step::start(format!("b4 send --no-sign -o {}", mails.display()));
-    ctx.tool(
-        &scratch,
-        &format!("b4 send --no-sign -o '{}'", mails.display()),
-    )
-    .run_logged(&log)
-    .context("b4 send -o failed")?;
+        .with_context(|| format!("b4 send -o of topic {} failed", t.name))?;
+        let mut files: Vec<PathBuf> = fs::read_dir(&mails)
+            .with_context(|| format!("b4 wrote no mails into {}", mails.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        let n = t.patches.len();
+        if files.len() != n + 1 {
+            bail!(
+                "b4 wrote {} mails for the {n} patches and the cover letter of topic {} (see {})",
+                files.len(),
+                t.name,
+                log.display()
+            );
+        }
+        let tree = round_trip(&scratch, tbase, &files[1..], &branch, &log)?;
+        let want = rev(&format!("{tip}^{{tree}}"))?;
+        if tree != want {
+            bail!(
+                "the mails of topic {} do not give back the topic: git am onto {} gives tree {tree}, the topic is {want} (see {})",
+                t.name,
+                &tbase[..12],
+                log.display()
+            );
+        }
+        s.done();
+        let first = fs::read_to_string(&files[0])?;
+        summary.push((t.name.clone(), files.len(), first, tbase.clone(), want));
+    }
+    let whole = rev(&format!("{BRANCH}^{{tree}}"))?;
+    if summary.last().map(|s| &s.4) != Some(&whole) {
+        bail!("the last topic's tree is not the whole series' tree {whole}: the topics leave commits out");
+    }
     // The user's own sendemail setup applies when they send for real.
     git(&scratch)
         .args(["config", "--local", "--unset", "sendemail.smtpserver"])
         .run_logged(&log)?;
-    let mut files: Vec<PathBuf> = fs::read_dir(&mails)
-        .with_context(|| format!("b4 wrote no mails into {}", mails.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    s.done();
-    if files.len() != n + 1 {
-        bail!(
-            "b4 wrote {} mails for {n} patches and a cover letter (see {})",
-            files.len(),
-            log.display()
+
+    println!(
+        "send: {} topic series as mails in {} (From: {name} <{email}>, not signed, not sent)",
+        summary.len(),
+        out.join("mails").display()
+    );
+    for (topic, n, first, tbase, want) in &summary {
+        let to = addresses(&header(first, "To").unwrap_or_default());
+        let cc = addresses(&header(first, "Cc").unwrap_or_default());
+        println!("  {topic}: {n} mails");
+        println!(
+            "    Subject: {}",
+            header(first, "Subject").unwrap_or_default()
+        );
+        println!("    To ({}): {}", to.len(), to.join(", "));
+        println!("    Cc ({}): {}", cc.len(), cc.join(", "));
+        println!(
+            "    round trip: git am of the mails onto {} gives the topic's tree {}",
+            &tbase[..12],
+            &want[..12]
         );
     }
-
-    let s = Step::start(format!("git am of the {n} mails onto the base"));
-    let tree = round_trip(&scratch, &base, &files[1..], &log)?;
-    let want = rev(&format!("{head}^{{tree}}"))?;
-    if tree != want {
-        bail!(
-            "the mails do not give back the series: git am onto {} gives tree {tree}, the series is {want} (see {})",
-            &base[..12],
-            log.display()
-        );
-    }
-    s.done();
-
-    let first = fs::read_to_string(&files[0])?;
-    let to = addresses(&header(&first, "To").unwrap_or_default());
-    let cc = addresses(&header(&first, "Cc").unwrap_or_default());
     println!(
-        "send: {} mails in {} (From: {name} <{email}>, not signed, not sent)",
-        files.len(),
-        mails.display()
+        "  the last topic's tree is the whole series' tree: {}",
+        &whole[..12]
     );
     println!(
-        "    Subject: {}",
-        header(&first, "Subject").unwrap_or_default()
-    );
-    println!("    To ({}): {}", to.len(), to.join(", "));
-    println!("    Cc ({}): {}", cc.len(), cc.join(", "));
-    println!(
-        "    round trip: git am of the mails onto {} gives the series' tree {}",
-        &base[..12],
-        &want[..12]
-    );
-    println!(
-        "    to send for real: cd {} && b4 send   (signs with your patatt key, sends with your sendemail/web endpoint setup)",
+        "  to send for real, topic by topic in this order: cd {} && git checkout {BRANCH}-<topic> && b4 send   (signs with your patatt key, sends with your sendemail/web endpoint setup)",
         scratch.display()
     );
     Ok(())
@@ -219,7 +264,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 
 /// The scratch clone, on a fresh branch `BRANCH` at `head`, with no b4
 /// state left from an earlier run.
-fn scratch_branch(kernel: &Path, scratch: &Path, head: &str, log: &Path) -> Result<()> {
+fn scratch_branch(
+    kernel: &Path,
+    scratch: &Path,
+    head: &str,
+    branch: &str,
+    log: &Path,
+) -> Result<()> {
     if !scratch.join(".git").exists() {
         if scratch.exists() {
             fs::remove_dir_all(scratch)?;
@@ -238,22 +289,28 @@ fn scratch_branch(kernel: &Path, scratch: &Path, head: &str, log: &Path) -> Resu
     let _ = g().args(["am", "--abort"]).status_quiet();
     g().args(["checkout", "-q", "-f", "--detach", head])
         .run_logged(log)?;
-    let _ = g().args(["branch", "-q", "-D", BRANCH]).status_quiet();
+    let _ = g().args(["branch", "-q", "-D", branch]).status_quiet();
     let _ = g()
         .args([
             "config",
             "--local",
             "--remove-section",
-            &format!("branch.{BRANCH}"),
+            &format!("branch.{branch}"),
         ])
         .status_quiet();
-    g().args(["checkout", "-q", "-b", BRANCH]).run_logged(log)?;
+    g().args(["checkout", "-q", "-b", branch]).run_logged(log)?;
     g().args(["clean", "-q", "-fdx"]).run_logged(log)?;
     Ok(())
 }
 
 /// `git am` of `mails` onto `base` in the scratch clone; the tree it gives.
-fn round_trip(scratch: &Path, base: &str, mails: &[PathBuf], log: &Path) -> Result<String> {
+fn round_trip(
+    scratch: &Path,
+    base: &str,
+    mails: &[PathBuf],
+    branch: &str,
+    log: &Path,
+) -> Result<String> {
     let g = || git(scratch);
     g().args(["checkout", "-q", "-f", "--detach", base])
         .run_logged(log)?;
@@ -271,7 +328,7 @@ fn round_trip(scratch: &Path, base: &str, mails: &[PathBuf], log: &Path) -> Resu
     }
     let tree = g().args(["rev-parse", "HEAD^{tree}"]).output()?;
     // Leave the scratch clone on the enrolled branch, ready for `b4 send`.
-    g().args(["checkout", "-q", "-f", BRANCH]).run_logged(log)?;
+    g().args(["checkout", "-q", "-f", branch]).run_logged(log)?;
     Ok(tree.trim().to_string())
 }
 

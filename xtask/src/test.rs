@@ -89,6 +89,9 @@ pub fn choose_accel(ctx: &Ctx, want: Accel, log: &Path) -> Result<bool> {
 /// read/write directory only at a path inside one of its overlays (/tmp).
 const GUEST_OUT: &str = "/tmp/cdev-sync-out";
 
+/// QEMU's PCI test device, which the Rust sample of the series binds.
+pub const PCI_TESTDEV: &str = "-device pci-testdev";
+
 /// virtme-ng on the built kernel: `rwdirs` appear in the guest at
 /// `guest_out`, `qemu` is passed to QEMU as is.
 pub fn vng(
@@ -381,7 +384,8 @@ pub fn run(ctx: &Ctx, accel: Accel) -> Result<()> {
         GUEST_OUT,
         &[&out],
         &format!("sh {}", script.display()),
-        None,
+        // The device the Rust sample binds, as samples/rust/rust_driver_pci.rs.
+        Some(PCI_TESTDEV),
     )
     .timeout(GUEST_TIMEOUT)
     .spawn_logged(&console)?;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The user interface of drivers/char/test_chardev.c, kept in step with it.
+ * The user interface of lib/test_chardev.c, kept in step with it.
  */
 #ifndef __SELFTESTS_CHARDEV_TEST_CHARDEV_H
 #define __SELFTESTS_CHARDEV_TEST_CHARDEV_H
@@ -10,12 +10,6 @@
 
 #define TEST_CHARDEV_DRIVER	"/sys/bus/platform/drivers/test_chardev"
 #define TEST_CHARDEV_DEVICE	"test_chardev.%d"
-
-/*
- * A platform device the test driver does not bind, for other drivers under
- * test: user space hands it to one through its driver_override attribute.
- */
-#define TEST_CHARDEV_SPARE	5
 
 /* Does nothing but touch the device state. */
 #define TEST_CHARDEV_IOC_NOP		_IO('C', 0x00)

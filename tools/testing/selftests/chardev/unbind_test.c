@@ -3,7 +3,7 @@
  * Unbind a char device driver while user space holds its files open.
  *
  * Every test runs against each registration kind of the test driver
- * (drivers/char/test_chardev.c, CONFIG_TEST_CHARDEV): the legacy
+ * (lib/test_chardev.c, CONFIG_TEST_CHARDEV): the legacy
  * misc_deregister(), and misc_deregister_sync() and cdev_device_del_sync()
  * with the rwsem and the SRCU fence. The driver frees its per-device state,
  * with the struct miscdevice embedded in it, right after the unregister
@@ -19,6 +19,7 @@
  * disables lockdep after its first report.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -66,20 +67,33 @@ static int sysfs_write(const char *path, const char *val)
 /* The sysfs directory of the driver under test; set up by the fixture. */
 static const char *driver_dir = TEST_CHARDEV_DRIVER;
 
+/* The device of another driver under test (its bus address), or "". */
+static char other_dev[64];
+
+/* The name of the device under test on its bus. */
+static void dev_name(char *name, size_t len, int id)
+{
+	if (other_dev[0])
+		snprintf(name, len, "%s", other_dev);
+	else
+		snprintf(name, len, TEST_CHARDEV_DEVICE, id);
+}
+
 static int driver_write(const char *attr, int id)
 {
-	char path[PATH_MAX], name[32];
+	char path[PATH_MAX], name[64];
 
 	snprintf(path, sizeof(path), "%s/%s", driver_dir, attr);
-	snprintf(name, sizeof(name), TEST_CHARDEV_DEVICE, id);
+	dev_name(name, sizeof(name), id);
 	return sysfs_write(path, name);
 }
 
 static bool is_bound(int id)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[64];
 
-	snprintf(path, sizeof(path), "%s/" TEST_CHARDEV_DEVICE, driver_dir, id);
+	dev_name(name, sizeof(name), id);
+	snprintf(path, sizeof(path), "%s/%s", driver_dir, name);
 	return access(path, F_OK) == 0;
 }
 
@@ -214,7 +228,7 @@ FIXTURE_VARIANT(unbind)
 	const char *name;	/* the device node in /dev */
 	int id;			/* the platform device id */
 	bool fenced;		/* registered with a synchronous unregister */
-	const char *driver;	/* bound through driver_override, or NULL */
+	const char *driver;	/* a PCI driver other than test_chardev, or NULL */
 	unsigned int lacks;	/* LACKS_* */
 	bool reports_minor;	/* answers TEST_CHARDEV_IOC_MINOR */
 	int minor;		/* its answer: the index of the node's minor */
@@ -258,17 +272,20 @@ FIXTURE_VARIANT_ADD(unbind, sync_cdev_srcu)
 };
 
 /*
- * samples/rust/rust_sync_chardev.rs, bound to the test driver's spare
- * device: a kernel::cdev::Registration (rwsem) of two minors, each tested
+ * samples/rust/rust_sync_chardev.rs, bound to QEMU's pci-testdev: a
+ * kernel::cdev::Registration (rwsem) of two minors, each tested
  * on its own, and a kernel::cdev::MiscRegistration (SRCU) whose files each
  * own the wait queue they poll on. Rust files are streams: no llseek.
  */
 #define RUST_SYNC_CHARDEV "rust_sync_chardev"
+/* The device the sample binds: QEMU's pci-testdev. */
+#define PCI_TESTDEV_VENDOR	0x1b36
+#define PCI_TESTDEV_DEVICE	0x0005
 
 FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 {
 	.name = "rust_sync_chardev0",
-	.id = TEST_CHARDEV_SPARE,
+	.id = -1,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
@@ -281,7 +298,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev)
 FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
 {
 	.name = "rust_sync_chardev1",
-	.id = TEST_CHARDEV_SPARE,
+	.id = -1,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
@@ -294,7 +311,7 @@ FIXTURE_VARIANT_ADD(unbind, rust_sync_cdev1)
 FIXTURE_VARIANT_ADD(unbind, rust_sync_misc)
 {
 	.name = "rust_sync_misc",
-	.id = TEST_CHARDEV_SPARE,
+	.id = -1,
 	.fenced = true,
 	.driver = RUST_SYNC_CHARDEV,
 	.lacks = LACKS_LLSEEK | LACKS_DRIVER_FOPS | LACKS_MMAP,
@@ -310,14 +327,51 @@ static const char * const misc_nodes[] = {
 	"/dev/test_chardev_sync_misc_srcu",
 };
 
-/* Hands the test driver's spare device to @driver. */
-static int override_spare(const char *driver)
+/* Reads a number from a sysfs attribute; -1 if it cannot. */
+static long sysfs_read_long(const char *path)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return strtol(buf, NULL, 0);
+}
+
+/*
+ * Finds the first PCI device of @vendor:@device and writes its address to
+ * @addr; false if there is none.
+ */
+static bool find_pci_dev(long vendor, long device, char *addr, size_t len)
 {
 	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
 
-	snprintf(path, sizeof(path), "/sys/bus/platform/devices/" TEST_CHARDEV_DEVICE
-		 "/driver_override", TEST_CHARDEV_SPARE);
-	return sysfs_write(path, driver);
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", de->d_name);
+		if (sysfs_read_long(path) != vendor)
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", de->d_name);
+		if (sysfs_read_long(path) != device)
+			continue;
+		snprintf(addr, len, "%s", de->d_name);
+		found = true;
+	}
+	closedir(dir);
+	return found;
 }
 
 FIXTURE_SETUP(unbind)
@@ -335,13 +389,15 @@ FIXTURE_SETUP(unbind)
 		ASSERT_LE(0, self->log.fd) TH_LOG("/dev/kmsg: %s", strerror(errno));
 	}
 	if (variant->driver) {
-		snprintf(dir, sizeof(dir), "/sys/bus/platform/drivers/%s", variant->driver);
+		snprintf(dir, sizeof(dir), "/sys/bus/pci/drivers/%s", variant->driver);
 		if (access(dir, F_OK))
 			SKIP(return, "no %s driver: needs CONFIG_SAMPLE_RUST_SYNC_CHARDEV",
 			     variant->driver);
+		if (!find_pci_dev(PCI_TESTDEV_VENDOR, PCI_TESTDEV_DEVICE, other_dev,
+				  sizeof(other_dev)))
+			SKIP(return, "no PCI device %04x:%04x: run QEMU with -device pci-testdev",
+			     PCI_TESTDEV_VENDOR, PCI_TESTDEV_DEVICE);
 		driver_dir = dir;
-		ret = override_spare(variant->driver);
-		ASSERT_EQ(0, ret) TH_LOG("driver_override: %s", strerror(-ret));
 	}
 	ret = bind_dev(variant->id);
 	ASSERT_EQ(0, ret) TH_LOG("bind: %s", strerror(-ret));

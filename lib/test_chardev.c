@@ -3,11 +3,9 @@
  * Test driver for char device lifetimes across driver unbind.
  *
  * The module creates one platform device per registration kind and a
- * platform driver bound to them, and a spare platform device that it does
- * not bind, for other drivers under test (through driver_override); user
- * space unbinds and rebinds a device through
- * /sys/bus/platform/drivers/test_chardev/{unbind,bind} while it holds files
- * of the device open. The per-device state is devm-allocated,
+ * platform driver bound to them; user space unbinds and rebinds a device
+ * through /sys/bus/platform/drivers/test_chardev/{unbind,bind} while it
+ * holds files of the device open. The per-device state is devm-allocated,
  * so it is freed when remove() returns: any file operation that reaches the
  * driver afterwards is a use-after-free, which KASAN reports. The state also
  * carries a magic value that remove() overwrites, so that a late access is
@@ -81,10 +79,6 @@ enum test_chardev_kind {
 	TEST_CHARDEV_SYNC_CDEV_SRCU,	/* cdev_alloc_sync(), SRCU */
 	TEST_CHARDEV_NR_KINDS,
 };
-
-/* The id of the spare device; duplicated in test_chardev.h. */
-#define TEST_CHARDEV_SPARE	TEST_CHARDEV_NR_KINDS
-#define TEST_CHARDEV_NR_PDEVS	(TEST_CHARDEV_SPARE + 1)
 
 static const char * const test_chardev_names[TEST_CHARDEV_NR_KINDS] = {
 	[TEST_CHARDEV_LEGACY_MISC] = "test_chardev_legacy_misc",
@@ -653,9 +647,8 @@ static int test_chardev_probe(struct platform_device *pdev)
 	struct test_chardev *tc;
 	int ret;
 
-	/* The spare device is for other drivers. */
 	if (pdev->id < 0 || pdev->id >= TEST_CHARDEV_NR_KINDS)
-		return -ENODEV;
+		return -EINVAL;
 	tc = devm_kzalloc(dev, sizeof(*tc), GFP_KERNEL);
 	if (!tc)
 		return -ENOMEM;
@@ -726,13 +719,13 @@ static struct platform_driver test_chardev_driver = {
 	},
 };
 
-static struct platform_device *test_chardev_pdevs[TEST_CHARDEV_NR_PDEVS];
+static struct platform_device *test_chardev_pdevs[TEST_CHARDEV_NR_KINDS];
 
 static void test_chardev_unregister_devices(void)
 {
 	int i;
 
-	for (i = TEST_CHARDEV_NR_PDEVS - 1; i >= 0; i--)
+	for (i = TEST_CHARDEV_NR_KINDS - 1; i >= 0; i--)
 		if (!IS_ERR_OR_NULL(test_chardev_pdevs[i]))
 			platform_device_unregister(test_chardev_pdevs[i]);
 }
@@ -750,7 +743,7 @@ static int __init test_chardev_init(void)
 	ret = platform_driver_register(&test_chardev_driver);
 	if (ret)
 		goto err_class;
-	for (i = 0; i < TEST_CHARDEV_NR_PDEVS; i++) {
+	for (i = 0; i < TEST_CHARDEV_NR_KINDS; i++) {
 		test_chardev_pdevs[i] = platform_device_register_simple(DRV_NAME, i, NULL, 0);
 		if (IS_ERR(test_chardev_pdevs[i])) {
 			ret = PTR_ERR(test_chardev_pdevs[i]);

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Topic series: the series is posted as several series that maintainers
+//! take separately (the core, the tests, Rust, the driver conversions),
+//! each with its own cover letter, each applying on top of the ones before.
+//!
+//! In the repository a topic is a directory of `patches/` (its cover letter
+//! and its patches, numbered from 1 as `git format-patch` numbers them), and
+//! `series` lists `topic/NNNN-subject.patch` in the order they apply. In the
+//! kernel tree, the branch `cdev-sync-<topic>` points at the last commit of
+//! each topic, and `cdev-sync` at the last commit of the last topic;
+//! `apply` sets them and turns on `rebase.updateRefs`, so that a rebase of
+//! `cdev-sync` keeps them where they belong.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::apply::{git, BRANCH};
+
+/// One topic series: its directory in `patches/` and its patches there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub name: String,
+    /// `topic/NNNN-subject.patch`, relative to `patches/`.
+    pub patches: Vec<String>,
+}
+
+/// The topics of the names a `series` file lists, in order. A name without
+/// a directory is an error: every patch belongs to a topic.
+pub fn topics(listed: &[String]) -> Result<Vec<Topic>> {
+    let mut out: Vec<Topic> = Vec::new();
+    for l in listed {
+        let Some((name, file)) = l.split_once('/') else {
+            bail!("series lists {l}, which is in no topic: list it as <topic>/{l}");
+        };
+        if name.is_empty() || file.is_empty() || file.contains('/') {
+            bail!("series lists {l}: expected <topic>/NNNN-subject.patch");
+        }
+        match out.last_mut() {
+            Some(t) if t.name == name => t.patches.push(l.clone()),
+            _ => {
+                if out.iter().any(|t| t.name == name) {
+                    bail!("series lists the patches of topic {name} in more than one run: a topic is one block");
+                }
+                out.push(Topic {
+                    name: name.to_string(),
+                    patches: vec![l.clone()],
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The branch of the kernel tree that points at the last commit of `topic`.
+pub fn branch(topic: &str) -> String {
+    format!("{BRANCH}-{topic}")
+}
+
+/// Points each topic's branch at its last commit, `head` being the last
+/// commit of the last topic, and makes rebases move them.
+pub fn set_branches(tree: &Path, topics: &[Topic], head: &str, log: &Path) -> Result<()> {
+    let mut after = 0usize;
+    for t in topics.iter().rev() {
+        let tip = format!("{head}~{after}");
+        git(tree)
+            .args(["branch", "-q", "-f", &branch(&t.name), &tip])
+            .run_logged(log)?;
+        after += t.patches.len();
+    }
+    git(tree)
+        .args(["config", "--local", "rebase.updateRefs", "true"])
+        .run_logged(log)?;
+    Ok(())
+}
+
+/// The commit ranges of the topics in the kernel tree: (base, tip) of each,
+/// the base of the first being `base`. Checks that the branches are stacked
+/// in order on `base` and that the last one is `cdev-sync` itself.
+pub fn ranges(tree: &Path, names: &[String], base: &str) -> Result<Vec<(String, String)>> {
+    let rev = |r: &str| -> Result<String> {
+        match git(tree)
+            .args(["rev-parse", "--verify", "-q", &format!("{r}^{{commit}}")])
+            .output()
+        {
+            Ok(s) => Ok(s.trim().to_string()),
+            Err(_) => bail!(
+                "{}: there is no branch {r}; `cargo xtask apply` makes one for each topic of `series`",
+                tree.display()
+            ),
+        }
+    };
+    let head = rev(BRANCH)?;
+    let mut out = Vec::new();
+    let mut prev = rev(base)?;
+    for n in names {
+        let tip = rev(&branch(n))?;
+        let stacked = git(tree)
+            .args(["merge-base", "--is-ancestor", &prev, &tip])
+            .status_quiet();
+        if !stacked || tip == prev {
+            bail!(
+                "{}: branch {} is not on top of the topic before it: rebase with --update-refs (apply sets rebase.updateRefs), or move it with git branch -f",
+                tree.display(),
+                branch(n)
+            );
+        }
+        out.push((prev.clone(), tip.clone()));
+        prev = tip;
+    }
+    if prev != head {
+        bail!(
+            "{}: {BRANCH} has commits after branch {}, the last topic's: move that branch (git branch -f {} {BRANCH}) or the commits into a topic",
+            tree.display(),
+            branch(names.last().map(String::as_str).unwrap_or("?")),
+            branch(names.last().map(String::as_str).unwrap_or("?"))
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn topics_in_order() {
+        let t = topics(&v(&[
+            "core/0001-a.patch",
+            "core/0002-b.patch",
+            "tests/0001-c.patch",
+        ]))
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].name, "core");
+        assert_eq!(t[0].patches.len(), 2);
+        assert_eq!(t[1].patches, v(&["tests/0001-c.patch"]));
+    }
+
+    #[test]
+    fn topics_refuse_flat_and_split() {
+        assert!(topics(&v(&["0001-a.patch"])).is_err());
+        assert!(topics(&v(&["a/0001-x.patch", "b/0001-y.patch", "a/0002-z.patch"])).is_err());
+        assert!(topics(&v(&["a/b/0001-x.patch"])).is_err());
+    }
+}

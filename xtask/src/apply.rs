@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             k.clone()
         }
     };
-    topics::set_branches(&tree, &topics, BRANCH, &log)?;
+    topics::set_branches(&tree, &topics, BRANCH, ctx.user_kernel.is_none(), &log)?;
     println!(
         "    topics: {}",
         topics

@@ -8,8 +8,8 @@
 //! `series` lists `topic/NNNN-subject.patch` in the order they apply. In the
 //! kernel tree, the branch `cdev-sync-<topic>` points at the last commit of
 //! each topic, and `cdev-sync` at the last commit of the last topic;
-//! `apply` sets them and turns on `rebase.updateRefs`, so that a rebase of
-//! `cdev-sync` keeps them where they belong.
+//! `apply` sets them, and in the base tree turns on `rebase.updateRefs`, so
+//! that a rebase of `cdev-sync` keeps them where they belong.
 
 use std::path::Path;
 
@@ -58,8 +58,16 @@ pub fn branch(topic: &str) -> String {
 }
 
 /// Points each topic's branch at its last commit, `head` being the last
-/// commit of the last topic, and makes rebases move them.
-pub fn set_branches(tree: &Path, topics: &[Topic], head: &str, log: &Path) -> Result<()> {
+/// commit of the last topic; in the base tree, which is ours, also makes
+/// rebases move them (a user's tree keeps its configuration: rebase there
+/// with `--update-refs`).
+pub fn set_branches(
+    tree: &Path,
+    topics: &[Topic],
+    head: &str,
+    own_tree: bool,
+    log: &Path,
+) -> Result<()> {
     let mut after = 0usize;
     for t in topics.iter().rev() {
         let tip = format!("{head}~{after}");
@@ -68,9 +76,11 @@ pub fn set_branches(tree: &Path, topics: &[Topic], head: &str, log: &Path) -> Re
             .run_logged(log)?;
         after += t.patches.len();
     }
-    git(tree)
-        .args(["config", "--local", "rebase.updateRefs", "true"])
-        .run_logged(log)?;
+    if own_tree {
+        git(tree)
+            .args(["config", "--local", "rebase.updateRefs", "true"])
+            .run_logged(log)?;
+    }
     Ok(())
 }
 

@@ -267,7 +267,7 @@ static __always_inline void fence_exit(struct fenced_fops *f,
  * Inlined into every wrapper, as is fence_exit(), with @type a constant
  * in the wrappers of fenced_fops_wrappers.h: the SRCU ones then make no
  * call but the driver's, and add 13 instructions to an operation on
- * x86_64 (measured by tools/testing/selftests/chardev/fence_bench.c).
+ * x86_64 (a no-op ioctl(), counted under emulation).
  * The state is tested once, after the read side is entered: a test
  * before it would only make the calls after the revoke fail sooner.
  */
@@ -1028,11 +1028,12 @@ bool fenced_fops_live(const struct file_operations *fops)
  * fenced_fops_private() - the private data of a fenced device
  * @file: a file of a device registered in sync mode
  *
- * Returns the @private_data given to fenced_fops_create() (through
- * cdev_alloc_sync(); the struct miscdevice of a device registered with
- * misc_register_sync()): how a file operation finds its device once ->open()
- * has replaced file->private_data with per-file state, as container_of()
- * on inode->i_cdev cannot for a cdev that the core allocated.
+ * Returns the private data of the registration: the @private_data given to
+ * cdev_alloc_sync(), or the struct miscdevice of a device registered with
+ * misc_register_sync(). It is how a file operation finds its device once
+ * ->open() has replaced file->private_data with per-file state, as
+ * container_of() on inode->i_cdev cannot for a cdev that the core
+ * allocated.
  *
  * Context: inside a file operation of @file that the fence admitted, where
  *	the device cannot go away.

@@ -160,8 +160,9 @@ impl BitOrAssign for PollMask {
 /// of file operations that sleep, which [`FileOperations::cancel`] wakes. False for a file that
 /// is not of a device registered in sync mode.
 pub fn is_revoked(file: &LocalFile) -> bool {
-    // SAFETY: `file` is a valid file for the duration of the call; `fenced_fops_revoked()`
-    // accepts any file.
+    // SAFETY: `file` is valid for the duration of the call. `fenced_fops_revoked()` accepts any
+    // file, and for a file of a fenced device reads the fence, on which the open file holds a
+    // reference.
     unsafe { bindings::fenced_fops_revoked(file.as_ptr()) }
 }
 

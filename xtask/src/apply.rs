@@ -30,10 +30,10 @@ pub fn series_patches(repo: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The topics of `series`, in order.
+/// The topics of `series`, in order, with their bases.
 pub fn series_topics(repo: &Path) -> Result<Vec<Topic>> {
     let text = fs::read_to_string(repo.join("series")).context("cannot read `series`")?;
-    topics::topics(&parse_series(&text))
+    topics::parse(&text)
 }
 
 /// The patch names listed in a quilt `series` file.

@@ -25,7 +25,7 @@ pub const COVER: &str = "0000-cover-letter.patch";
 pub fn series_problems(series: &str, files: &[String]) -> Vec<String> {
     let listed = parse_series(series);
     let mut out = Vec::new();
-    let topics = match crate::topics::topics(&listed) {
+    let topics = match crate::topics::parse(series) {
         Ok(t) => t,
         Err(e) => return vec![e.to_string()],
     };
@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, builds: bool) -> Result<()> {
     let files = patch_files(&ctx.patches());
     let series = fs::read_to_string(ctx.repo.join("series")).unwrap_or_default();
     let mut sp = series_problems(&series, &files);
-    let topics = crate::topics::topics(&parse_series(&series)).unwrap_or_default();
+    let topics = crate::topics::parse(&series).unwrap_or_default();
     for t in &topics {
         if let Ok(c) = fs::read_to_string(ctx.patches().join(&t.name).join(COVER)) {
             sp.extend(cover_problems(&t.name, &c));

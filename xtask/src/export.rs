@@ -89,16 +89,23 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     fs::create_dir_all(&tmp)?;
     // The topics are those of `series`; their commits, the branches of
     // the kernel tree that `apply` made and rebases keep in place.
-    let names: Vec<String> = apply::series_topics(&ctx.repo)?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let mut tops = apply::series_topics(&ctx.repo)?;
+    let names: Vec<String> = tops.iter().map(|t| t.name.clone()).collect();
     if names.is_empty() {
         bail!("`series` lists no topic: list the patches as <topic>/NNNN-subject.patch");
     }
     let ranges = topics::ranges(&repo, &names, BASE_TAG)?;
+    // A topic on an earlier one than the one before it is written as it
+    // applies there.
+    let heads = topics::heads(
+        &repo,
+        &tops,
+        &ranges,
+        &ctx.data().join("topic-pick"),
+        &tmp.join("heads.log"),
+    )?;
     let mut series: Vec<String> = Vec::new();
-    for (name, (base, tip)) in names.iter().zip(&ranges) {
+    for (i, (name, (base, tip))) in names.iter().zip(&heads).enumerate() {
         let dir = tmp.join(name);
         // --base is the kernel's base for every topic: git lists the
         // topics before this one as prerequisite-patch-id lines.
@@ -128,6 +135,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .filter(|f| f != COVER)
             .collect();
         files.sort();
+        tops[i].patches = files.iter().map(|f| format!("{name}/{f}")).collect();
         series.extend(files.into_iter().map(|f| format!("{name}/{f}")));
     }
     if ctx.patches().exists() {
@@ -141,10 +149,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             fs::copy(e.path(), dst.join(e.file_name()))?;
         }
     }
-    fs::write(
-        ctx.repo.join("series"),
-        series.iter().map(|s| format!("{s}\n")).collect::<String>(),
-    )?;
+    fs::write(ctx.repo.join("series"), topics::series_text(&tops))?;
 
     // The overlay: exactly the files the series creates, as in the tree.
     let texts: Vec<String> = series

@@ -5,13 +5,14 @@
 //! branch it has enrolled, one per topic, in a scratch clone under the
 //! cache (`git clone --shared`: the kernel tree's objects, none of its refs
 //! or config), so nothing of b4's state reaches the user's kernel tree.
-//! There each topic is enrolled on the topic before it (the first on the
-//! base) with its cover letter from `patches/<topic>/` as the branch
+//! There each topic is enrolled on the topic it applies on (the one before
+//! it unless `series` names another; the first on the base) with its cover letter from `patches/<topic>/` as the branch
 //! description, To/Cc come from `scripts/get_maintainer.pl`
 //! (`b4 prep --auto-to-cc`), and `b4 send --no-sign -o DIR` writes the
 //! mails. The mails of each topic are then applied with `git am` onto the
-//! topic before it, and the result must be the topic's tree; the last
-//! topic's is the whole series'.
+//! topic it applies on, and the result must be the topic's tree there; and
+//! all the mails, in the order of `series`, applied onto the base must give
+//! the whole series' tree.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -115,6 +116,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let base = rev(&format!("{BRANCH}~{total}"))?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let ranges = topics::ranges(&kernel, &names, &base)?;
+    let ranges = topics::heads(
+        &kernel,
+        &topics,
+        &ranges,
+        &ctx.data().join("topic-pick"),
+        &ctx.target().join("send-heads.log"),
+    )?;
 
     let out = ctx.target().join("send");
     if out.exists() {
@@ -146,6 +154,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
 
     let mut summary = Vec::new();
+    let mut all_mails: Vec<PathBuf> = Vec::new();
     for (i, t) in topics.iter().enumerate() {
         let (tbase, tip) = &ranges[i];
         let (subject, blurb) = &covers[i];
@@ -156,10 +165,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "topic {} ({} patches): b4 enrolls it on {} in the scratch clone ({}, log {})",
             t.name,
             t.patches.len(),
-            if i == 0 {
-                "the base".to_string()
-            } else {
-                format!("topic {}", names[i - 1])
+            match (&t.base, i) {
+                (Some(b), _) => format!("topic {b}"),
+                (None, 0) => "the base".to_string(),
+                (None, _) => format!("topic {}", names[i - 1]),
             },
             scratch.display(),
             log.display()
@@ -219,11 +228,29 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
         s.done();
         let first = fs::read_to_string(&files[0])?;
+        all_mails.extend(files[1..].iter().cloned());
         summary.push((t.name.clone(), files.len(), first, tbase.clone(), want));
     }
+    // All the mails, topic after topic in the order of `series`, onto the
+    // base: the whole series, whatever each topic was written against.
+    let s = Step::start(format!(
+        "git am of all {} patch mails, topic after topic, onto the base",
+        all_mails.len()
+    ));
+    let whole_am = round_trip(
+        &scratch,
+        &base,
+        &all_mails,
+        &topics::branch(&names[0]),
+        &log,
+    )?;
+    s.done();
     let whole = rev(&format!("{BRANCH}^{{tree}}"))?;
-    if summary.last().map(|s| &s.4) != Some(&whole) {
-        bail!("the last topic's tree is not the whole series' tree {whole}: the topics leave commits out");
+    if whole_am != whole {
+        bail!(
+            "git am of all the mails onto the base gives tree {whole_am}, the whole series is {whole} (see {})",
+            log.display()
+        );
     }
     // The user's own sendemail setup applies when they send for real.
     git(&scratch)
@@ -252,7 +279,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         );
     }
     println!(
-        "  the last topic's tree is the whole series' tree: {}",
+        "  round trip of the whole: git am of all the mails, in the order of `series`, onto {} gives the series' tree {}",
+        &base[..12],
         &whole[..12]
     );
     println!(

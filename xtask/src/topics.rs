@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Topic series: the series is posted as several series that maintainers
 //! take separately (the core, the tests, Rust, the driver conversions),
-//! each with its own cover letter, each applying on top of the ones before.
+//! each with its own cover letter, each applying on top of the ones before
+//! it, or on an earlier one it names: a line `# <topic> applies on <base>`
+//! in `series` says that <topic> needs only <base> and the topics <base>
+//! needs. Such a topic is written and checked as its commits cherry-picked
+//! onto <base>, so that its mails apply there.
 //!
 //! In the repository a topic is a directory of `patches/` (its cover letter
 //! and its patches, numbered from 1 as `git format-patch` numbers them), and
@@ -23,6 +27,54 @@ pub struct Topic {
     pub name: String,
     /// `topic/NNNN-subject.patch`, relative to `patches/`.
     pub patches: Vec<String>,
+    /// The earlier topic it applies on, when not the one just before it.
+    pub base: Option<String>,
+}
+
+/// The `# <topic> applies on <base>` lines of a `series` file.
+pub fn base_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.strip_prefix('#')?.split_whitespace().collect();
+            match w.as_slice() {
+                [t, "applies", "on", b] => Some((t.to_string(), b.to_string())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The topics of a `series` file, with the bases its comment lines name.
+pub fn parse(text: &str) -> Result<Vec<Topic>> {
+    let mut ts = topics(&crate::apply::parse_series(text))?;
+    for (t, b) in base_lines(text) {
+        let Some(ti) = ts.iter().position(|x| x.name == t) else {
+            bail!("series: `# {t} applies on {b}` names no topic {t}");
+        };
+        match ts.iter().position(|x| x.name == b) {
+            Some(bi) if bi < ti => {
+                if bi + 1 < ti {
+                    ts[ti].base = Some(b);
+                }
+            }
+            _ => bail!("series: `# {t} applies on {b}`: {b} is not a topic before {t}"),
+        }
+    }
+    Ok(ts)
+}
+
+/// The `series` file of `topics`: their patches, and a line for each base.
+pub fn series_text(topics: &[Topic]) -> String {
+    let mut s = String::new();
+    for t in topics {
+        if let Some(b) = &t.base {
+            s.push_str(&format!("# {} applies on {b}\n", t.name));
+        }
+        for p in &t.patches {
+            s.push_str(&format!("{p}\n"));
+        }
+    }
+    s
 }
 
 /// The topics of the names a `series` file lists, in order. A name without
@@ -45,6 +97,7 @@ pub fn topics(listed: &[String]) -> Result<Vec<Topic>> {
                 out.push(Topic {
                     name: name.to_string(),
                     patches: vec![l.clone()],
+                    base: None,
                 });
             }
         }
@@ -129,6 +182,68 @@ pub fn ranges(tree: &Path, names: &[String], base: &str) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// Where each topic applies and what it gives there: (base, head) per
+/// topic. A topic on the one before it is its own range of the kernel tree;
+/// a topic on an earlier one is its commits cherry-picked onto that one's
+/// head, in a scratch worktree `scratch` (made and removed here).
+pub fn heads(
+    tree: &Path,
+    topics: &[Topic],
+    ranges: &[(String, String)],
+    scratch: &Path,
+    log: &Path,
+) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, t) in topics.iter().enumerate() {
+        let (prev, tip) = &ranges[i];
+        let Some(b) = &t.base else {
+            out.push((prev.clone(), tip.clone()));
+            continue;
+        };
+        let bi = topics
+            .iter()
+            .position(|x| &x.name == b)
+            .expect("parse() checked the base");
+        let onto = out[bi].1.clone();
+        if scratch.exists() {
+            let _ = git(tree)
+                .args(["worktree", "remove", "--force"])
+                .arg(scratch)
+                .status_quiet();
+            let _ = std::fs::remove_dir_all(scratch);
+        }
+        git(tree).args(["worktree", "prune"]).run_logged(log)?;
+        git(tree)
+            .args(["worktree", "add", "-q", "--detach"])
+            .arg(scratch)
+            .arg(&onto)
+            .run_logged(log)?;
+        let ok = git(scratch)
+            .args(["cherry-pick", "--allow-empty", &format!("{prev}..{tip}")])
+            .spawn_logged(log)?
+            .success();
+        let head = if ok {
+            git(scratch).args(["rev-parse", "HEAD"]).output()?
+        } else {
+            let _ = git(scratch).args(["cherry-pick", "--abort"]).status_quiet();
+            String::new()
+        };
+        let _ = git(tree)
+            .args(["worktree", "remove", "--force"])
+            .arg(scratch)
+            .status_quiet();
+        if !ok {
+            bail!(
+                "topic {} does not apply on topic {b} alone, as `series` says it does (see {})",
+                t.name,
+                log.display()
+            );
+        }
+        out.push((onto, head.trim().to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +264,20 @@ mod tests {
         assert_eq!(t[0].name, "core");
         assert_eq!(t[0].patches.len(), 2);
         assert_eq!(t[1].patches, v(&["tests/0001-c.patch"]));
+    }
+
+    #[test]
+    fn topic_bases() {
+        let text = "a/0001-x.patch\nb/0001-y.patch\n# c applies on a\nc/0001-z.patch\n";
+        let t = parse(text).unwrap();
+        assert_eq!(t[2].base.as_deref(), Some("a"));
+        assert_eq!(t[1].base, None);
+        assert_eq!(series_text(&t), text);
+        // on the one just before: no line needed
+        let t = parse("# b applies on a\na/0001-x.patch\nb/0001-y.patch\n").unwrap();
+        assert_eq!(t[1].base, None);
+        assert!(parse("# a applies on c\na/0001-x.patch\nc/0001-z.patch\n").is_err());
+        assert!(parse("# q applies on a\na/0001-x.patch\n").is_err());
     }
 
     #[test]

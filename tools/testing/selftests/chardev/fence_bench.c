@@ -6,11 +6,10 @@
  * with idle files open and with busy ones; memory per open file.
  *
  * Not a test: it asserts nothing about time. It prints one line per
- * figure, "bench <name> <value> ...", for `cargo xtask bench`, which runs it
- * in the guest and turns the figures into ratios. Around each measured
- * stretch it executes a marker instruction (a NOP with a magic
- * displacement) that a QEMU TCG plugin, when loaded, turns into an exact
- * count of the instructions the vCPU executed in between.
+ * figure, "bench <name> <value> ...", for a harness to compare within one
+ * run. Around each measured stretch it executes a marker instruction (a NOP
+ * with a magic displacement), so that an emulator that counts instructions
+ * (a QEMU TCG plugin, for one) can count exactly those executed in between.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -90,17 +90,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let topics = series_topics(&ctx.repo)?;
     let log = ctx.target().join("apply.log");
     let _ = fs::remove_file(&log);
-    let tree = match &ctx.user_kernel {
+    match &ctx.user_kernel {
         None => {
             apply_base(ctx, &patches, &log)?;
-            ctx.base_repo()
+            topics::set_branches(&ctx.base_repo(), &topics, BRANCH, true, &log)?;
         }
-        Some(k) => {
-            apply_user(k, &topics, &patches, &log)?;
-            k.clone()
-        }
-    };
-    topics::set_branches(&tree, &topics, BRANCH, ctx.user_kernel.is_none(), &log)?;
+        Some(k) => apply_user(k, &topics, &patches, &log)?,
+    }
     println!(
         "    topics: {}",
         topics
@@ -256,11 +252,19 @@ fn apply_user(tree: &Path, topics: &[Topic], patches: &[PathBuf], log: &Path) ->
     git(tree)
         .args(["checkout", "-q", "-b", BRANCH])
         .run_logged(log)?;
-    if let Err(e) = am_or_explain(tree, patches, log) {
+    let done = am_or_explain(tree, patches, log)
+        .and_then(|()| topics::set_branches(tree, topics, BRANCH, false, log));
+    if let Err(e) = done {
+        // Nothing half-done: the user's tree as it was, without our branches.
+        let _ = git(tree).args(["am", "--abort"]).status_quiet();
         let _ = git(tree).args(["checkout", "-q", &orig]).status_quiet();
-        let _ = git(tree)
-            .args(["branch", "-q", "-D", BRANCH])
-            .status_quiet();
+        for b in topics
+            .iter()
+            .map(|t| topics::branch(&t.name))
+            .chain([BRANCH.to_string()])
+        {
+            let _ = git(tree).args(["branch", "-q", "-D", &b]).status_quiet();
+        }
         return Err(e);
     }
     s.done();

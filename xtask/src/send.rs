@@ -87,6 +87,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         bail!("send needs your git identity for the mails' From: set git config user.name and user.email");
     };
     let topics = apply::series_topics(&ctx.repo)?;
+    if topics.is_empty() {
+        bail!("`series` lists no patch: nothing to send");
+    }
     let mut covers = Vec::new();
     for t in &topics {
         let cover_path = ctx.patches().join(&t.name).join(COVER);
@@ -116,13 +119,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let base = rev(&format!("{BRANCH}~{total}"))?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let ranges = topics::ranges(&kernel, &names, &base)?;
-    let ranges = topics::heads(
-        &kernel,
-        &topics,
-        &ranges,
-        &ctx.data().join("topic-pick"),
-        &ctx.target().join("send-heads.log"),
-    )?;
 
     let out = ctx.target().join("send");
     if out.exists() {
@@ -132,7 +128,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let log = out.join("send.log");
     let _m = ctx.enter()?;
     let scratch = ctx.data().join("send");
-    // The scratch clone exists from here on.
+    // The scratch clone exists from here on, with no branch of an earlier
+    // run (of a topic since renamed or removed) left in it.
     scratch_branch(
         &kernel,
         &scratch,
@@ -140,18 +137,33 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         &topics::branch(&names[0]),
         &log,
     )?;
+    drop_other_branches(&scratch, &topics::branch(&names[0]), &log)?;
     for (k, v) in [
         ("user.name", name.as_str()),
         ("user.email", email.as_str()),
         ("b4.prep-cover-strategy", "branch-description"),
-        // b4 sends through the web endpoint when no SMTP server is set,
-        // and refuses that without a signature; -o never sends at all.
-        ("sendemail.smtpserver", "/bin/false"),
     ] {
         git(&scratch)
             .args(["config", "--local", k, v])
             .run_logged(&log)?;
     }
+    // A topic on an earlier one than the one before it is cherry-picked
+    // there, in the scratch clone: nothing of it reaches the kernel tree.
+    let ranges = topics::heads(
+        &scratch,
+        &topics,
+        &ranges,
+        &ctx.data().join("send-pick"),
+        &log,
+    )?;
+    let srev = |r: &str| -> Result<String> {
+        Ok(git(&scratch)
+            .args(["rev-parse", "--verify", "-q", r])
+            .output()
+            .with_context(|| format!("{r} is not in {}", scratch.display()))?
+            .trim()
+            .to_string())
+    };
 
     let mut summary = Vec::new();
     let mut all_mails: Vec<PathBuf> = Vec::new();
@@ -192,15 +204,47 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 &format!("{subject}\n\n{blurb}\n"),
             ])
             .run_logged(&log)?;
+        // The topics it needs, as the exported cover letter names them, and
+        // the real base: b4 would name the topic's base, a local commit.
+        let deps = prerequisites(&fs::read_to_string(
+            ctx.patches().join(&t.name).join(COVER),
+        )?);
+        if !deps.is_empty() {
+            let f = out.join(format!("deps-{}.txt", t.name));
+            fs::write(&f, format!("{}\nbase-commit: {base}\n", deps.join("\n")))?;
+            git(&scratch)
+                .args([
+                    "config",
+                    "--local",
+                    "core.editor",
+                    &format!("cp '{}'", f.display()),
+                ])
+                .run_logged(&log)?;
+            let r = ctx.tool(&scratch, "b4 prep --edit-deps").run_logged(&log);
+            let _ = git(&scratch)
+                .args(["config", "--local", "--unset", "core.editor"])
+                .status_quiet();
+            r.with_context(|| format!("b4 prep --edit-deps of topic {} failed", t.name))?;
+        }
         ctx.tool(&scratch, "b4 prep --auto-to-cc")
             .run_logged(&log)
             .with_context(|| format!("b4 prep --auto-to-cc of topic {} failed", t.name))?;
-        ctx.tool(
-            &scratch,
-            &format!("b4 send --no-sign -o '{}'", mails.display()),
-        )
-        .run_logged(&log)
-        .with_context(|| format!("b4 send -o of topic {} failed", t.name))?;
+        // b4 sends through the web endpoint when no SMTP server is set,
+        // and refuses that without a signature; -o never sends at all. The
+        // user's own setup applies again right after.
+        git(&scratch)
+            .args(["config", "--local", "sendemail.smtpserver", "/bin/false"])
+            .run_logged(&log)?;
+        let r = ctx
+            .tool(
+                &scratch,
+                &format!("b4 send --no-sign -o '{}'", mails.display()),
+            )
+            .run_logged(&log);
+        let _ = git(&scratch)
+            .args(["config", "--local", "--unset", "sendemail.smtpserver"])
+            .status_quiet();
+        r.with_context(|| format!("b4 send -o of topic {} failed", t.name))?;
         let mut files: Vec<PathBuf> = fs::read_dir(&mails)
             .with_context(|| format!("b4 wrote no mails into {}", mails.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -217,7 +261,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             );
         }
         let tree = round_trip(&scratch, tbase, &files[1..], &branch, &log)?;
-        let want = rev(&format!("{tip}^{{tree}}"))?;
+        let want = srev(&format!("{tip}^{{tree}}"))?;
         if tree != want {
             bail!(
                 "the mails of topic {} do not give back the topic: git am onto {} gives tree {tree}, the topic is {want} (see {})",
@@ -252,10 +296,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             log.display()
         );
     }
-    // The user's own sendemail setup applies when they send for real.
-    git(&scratch)
-        .args(["config", "--local", "--unset", "sendemail.smtpserver"])
-        .run_logged(&log)?;
 
     println!(
         "send: {} topic series as mails in {} (From: {name} <{email}>, not signed, not sent)",
@@ -287,6 +327,42 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "  to send for real, topic by topic in this order: cd {} && git checkout {BRANCH}-<topic> && b4 send   (signs with your patatt key, sends with your sendemail/web endpoint setup)",
         scratch.display()
     );
+    Ok(())
+}
+
+/// The `prerequisite-patch-id:` lines of a cover letter, as b4's
+/// dependency entries (`patch-id: ...`).
+pub fn prerequisites(cover: &str) -> Vec<String> {
+    cover
+        .lines()
+        .filter_map(|l| l.strip_prefix("prerequisite-patch-id: "))
+        .map(|id| format!("patch-id: {}", id.trim()))
+        .collect()
+}
+
+/// Deletes every branch of the scratch clone but `keep`, with its b4 and
+/// git configuration.
+fn drop_other_branches(scratch: &Path, keep: &str, log: &Path) -> Result<()> {
+    let list = git(scratch)
+        .args(["for-each-ref", "--format=%(refname:short)", "refs/heads"])
+        .output()?;
+    for b in list
+        .lines()
+        .map(str::trim)
+        .filter(|b| !b.is_empty() && *b != keep)
+    {
+        git(scratch)
+            .args(["branch", "-q", "-D", b])
+            .run_logged(log)?;
+        let _ = git(scratch)
+            .args([
+                "config",
+                "--local",
+                "--remove-section",
+                &format!("branch.{b}"),
+            ])
+            .status_quiet();
+    }
     Ok(())
 }
 
@@ -376,6 +452,14 @@ X-Mailer: b4 0.14.2
 
 To: not a header
 ";
+
+    #[test]
+    fn cover_prerequisites() {
+        let c =
+            "x\n\nbase-commit: 1234\nprerequisite-patch-id: aa11\nprerequisite-patch-id: bb22\n";
+        assert_eq!(prerequisites(c), ["patch-id: aa11", "patch-id: bb22"]);
+        assert!(prerequisites("base-commit: 1234\n").is_empty());
+    }
 
     #[test]
     fn folded_headers() {

@@ -31,32 +31,53 @@ pub struct Topic {
     pub base: Option<String>,
 }
 
-/// The `# <topic> applies on <base>` lines of a `series` file.
-pub fn base_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.strip_prefix('#')?.split_whitespace().collect();
-            match w.as_slice() {
-                [t, "applies", "on", b] => Some((t.to_string(), b.to_string())),
-                _ => None,
+/// The `# <topic> applies on <base>` lines of a `series` file; a comment
+/// that mentions "applies" or "apply" in another shape is an error, not a
+/// line silently ignored.
+pub fn base_lines(text: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let Some(c) = l.trim_start().strip_prefix('#') else {
+            continue;
+        };
+        let w: Vec<&str> = c.split_whitespace().collect();
+        match w.as_slice() {
+            [t, "applies", "on", b] => out.push((t.to_string(), b.to_string())),
+            _ if w.iter().any(|x| x.starts_with("appl")) => {
+                bail!("series: `{l}`: write `# <topic> applies on <base-topic>`")
             }
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A topic's name is a directory of `patches/` and part of a branch name.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The topics of a `series` file, with the bases its comment lines name.
 pub fn parse(text: &str) -> Result<Vec<Topic>> {
     let mut ts = topics(&crate::apply::parse_series(text))?;
-    for (t, b) in base_lines(text) {
+    for t in &ts {
+        if !valid_name(&t.name) {
+            bail!(
+                "series: topic `{}`: a topic name is letters, digits, - and _",
+                t.name
+            );
+        }
+    }
+    for (t, b) in base_lines(text)? {
         let Some(ti) = ts.iter().position(|x| x.name == t) else {
             bail!("series: `# {t} applies on {b}` names no topic {t}");
         };
         match ts.iter().position(|x| x.name == b) {
-            Some(bi) if bi < ti => {
-                if bi + 1 < ti {
-                    ts[ti].base = Some(b);
-                }
-            }
+            Some(bi) if bi < ti => ts[ti].base = Some(b),
             _ => bail!("series: `# {t} applies on {b}`: {b} is not a topic before {t}"),
         }
     }
@@ -148,7 +169,7 @@ pub fn ranges(tree: &Path, names: &[String], base: &str) -> Result<Vec<(String, 
         {
             Ok(s) => Ok(s.trim().to_string()),
             Err(_) => bail!(
-                "{}: there is no branch {r}; `cargo xtask apply` makes one for each topic of `series`",
+                "{}: there is no branch {r}: make it at the last commit of its topic (git branch {r} <commit>); `cargo xtask apply` makes one for each topic of `series`, but resets {BRANCH} to patches/, dropping commits not exported",
                 tree.display()
             ),
         }
@@ -196,15 +217,22 @@ pub fn heads(
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, t) in topics.iter().enumerate() {
         let (prev, tip) = &ranges[i];
-        let Some(b) = &t.base else {
+        let bi = match &t.base {
+            None => None,
+            Some(b) => topics.iter().position(|x| &x.name == b),
+        };
+        // On the topic just before it, as that one is in the tree: its own
+        // range of the kernel tree.
+        let linear = match bi {
+            None => true,
+            Some(bi) => bi + 1 == i && out[bi].1 == ranges[bi].1,
+        };
+        if linear {
             out.push((prev.clone(), tip.clone()));
             continue;
-        };
-        let bi = topics
-            .iter()
-            .position(|x| &x.name == b)
-            .expect("parse() checked the base");
-        let onto = out[bi].1.clone();
+        }
+        let b = t.base.as_deref().unwrap_or_default();
+        let onto = out[bi.expect("a base")].1.clone();
         if scratch.exists() {
             let _ = git(tree)
                 .args(["worktree", "remove", "--force"])
@@ -218,27 +246,31 @@ pub fn heads(
             .arg(scratch)
             .arg(&onto)
             .run_logged(log)?;
-        let ok = git(scratch)
-            .args(["cherry-pick", "--allow-empty", &format!("{prev}..{tip}")])
-            .spawn_logged(log)?
-            .success();
-        let head = if ok {
-            git(scratch).args(["rev-parse", "HEAD"]).output()?
-        } else {
-            let _ = git(scratch).args(["cherry-pick", "--abort"]).status_quiet();
-            String::new()
-        };
+        let picked = (|| -> Result<Option<String>> {
+            let ok = git(scratch)
+                .args(["cherry-pick", "--allow-empty", &format!("{prev}..{tip}")])
+                .spawn_logged(log)?
+                .success();
+            if !ok {
+                let _ = git(scratch).args(["cherry-pick", "--abort"]).status_quiet();
+                return Ok(None);
+            }
+            Ok(Some(git(scratch).args(["rev-parse", "HEAD"]).output()?))
+        })();
+        // The worktree goes whatever happened in it.
         let _ = git(tree)
-            .args(["worktree", "remove", "--force"])
+            .args(["worktree", "remove", "--force", "--force"])
             .arg(scratch)
             .status_quiet();
-        if !ok {
+        let _ = std::fs::remove_dir_all(scratch);
+        let _ = git(tree).args(["worktree", "prune"]).status_quiet();
+        let Some(head) = picked? else {
             bail!(
                 "topic {} does not apply on topic {b} alone, as `series` says it does (see {})",
                 t.name,
                 log.display()
             );
-        }
+        };
         out.push((onto, head.trim().to_string()));
     }
     Ok(out)
@@ -268,16 +300,20 @@ mod tests {
 
     #[test]
     fn topic_bases() {
-        let text = "a/0001-x.patch\nb/0001-y.patch\n# c applies on a\nc/0001-z.patch\n";
+        let text = "a/0001-x.patch\nb/0001-y.patch\n# c applies on a\nc/0001-z.patch\n# d applies on c\nd/0001-w.patch\n";
         let t = parse(text).unwrap();
         assert_eq!(t[2].base.as_deref(), Some("a"));
         assert_eq!(t[1].base, None);
+        // kept even on the topic just before: c is not where the tree has it
+        assert_eq!(t[3].base.as_deref(), Some("c"));
         assert_eq!(series_text(&t), text);
-        // on the one just before: no line needed
-        let t = parse("# b applies on a\na/0001-x.patch\nb/0001-y.patch\n").unwrap();
-        assert_eq!(t[1].base, None);
         assert!(parse("# a applies on c\na/0001-x.patch\nc/0001-z.patch\n").is_err());
         assert!(parse("# q applies on a\na/0001-x.patch\n").is_err());
+        assert!(parse("# c apply on a\na/0001-x.patch\nc/0001-z.patch\n").is_err());
+        assert!(parse("../0001-x.patch\n").is_err());
+        assert!(parse("fix.lock/0001-x.patch\n").is_err());
+        // a plain comment stays a comment
+        assert!(parse("# the core\na/0001-x.patch\n").is_ok());
     }
 
     #[test]

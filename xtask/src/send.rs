@@ -108,14 +108,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     apply::run(ctx)?;
     let total: usize = topics.iter().map(|t| t.patches.len()).sum();
     let kernel = ctx.kernel();
-    let rev = |r: &str| -> Result<String> {
-        Ok(git(&kernel)
-            .args(["rev-parse", "--verify", "-q", r])
-            .output()
-            .with_context(|| format!("{r} is not in {}", kernel.display()))?
-            .trim()
-            .to_string())
-    };
+    let rev = |r: &str| rev_in(&kernel, r);
     let base = rev(&format!("{BRANCH}~{total}"))?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let ranges = topics::ranges(&kernel, &names, &base)?;
@@ -156,14 +149,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         &ctx.data().join("send-pick"),
         &log,
     )?;
-    let srev = |r: &str| -> Result<String> {
-        Ok(git(&scratch)
-            .args(["rev-parse", "--verify", "-q", r])
-            .output()
-            .with_context(|| format!("{r} is not in {}", scratch.display()))?
-            .trim()
-            .to_string())
-    };
+    let srev = |r: &str| rev_in(&scratch, r);
 
     let mut summary = Vec::new();
     let mut all_mails: Vec<PathBuf> = Vec::new();
@@ -328,6 +314,16 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         scratch.display()
     );
     Ok(())
+}
+
+/// The object `r` names in the repository `dir`.
+fn rev_in(dir: &Path, r: &str) -> Result<String> {
+    Ok(git(dir)
+        .args(["rev-parse", "--verify", "-q", r])
+        .output()
+        .with_context(|| format!("{r} is not in {}", dir.display()))?
+        .trim()
+        .to_string())
 }
 
 /// The `prerequisite-patch-id:` lines of a cover letter, as b4's

@@ -79,6 +79,16 @@ pub fn git(dir: &Path) -> Cmd {
         .env("GIT_COMMITTER_EMAIL", email)
 }
 
+/// The object `r` names in the repository `dir` (`git rev-parse --verify`).
+pub fn rev(dir: &Path, r: &str) -> Result<String> {
+    Ok(git(dir)
+        .args(["rev-parse", "--verify", "-q", r])
+        .output()
+        .with_context(|| format!("{r} is not in {}", dir.display()))?
+        .trim()
+        .to_string())
+}
+
 pub fn run(ctx: &Ctx) -> Result<()> {
     ctx.require_setup()?;
     let patches = series_patches(&ctx.repo)?;

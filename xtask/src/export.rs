@@ -104,11 +104,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         &ctx.data().join("topic-pick"),
         &tmp.join("heads.log"),
     )?;
-    let mut series: Vec<String> = Vec::new();
     for (i, (name, (base, tip))) in names.iter().zip(&heads).enumerate() {
         let dir = tmp.join(name);
         // --base is the kernel's base for every topic: git lists the
-        // topics before this one as prerequisite-patch-id lines.
+        // commits between it and the topic's own base, the topics it
+        // applies on, as prerequisite-patch-id lines.
         git(&repo)
             .args([
                 "format-patch",
@@ -136,7 +136,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .collect();
         files.sort();
         tops[i].patches = files.iter().map(|f| format!("{name}/{f}")).collect();
-        series.extend(files.into_iter().map(|f| format!("{name}/{f}")));
     }
     if ctx.patches().exists() {
         fs::remove_dir_all(ctx.patches())?;
@@ -152,6 +151,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     fs::write(ctx.repo.join("series"), topics::series_text(&tops))?;
 
     // The overlay: exactly the files the series creates, as in the tree.
+    let series: Vec<&String> = tops.iter().flat_map(|t| &t.patches).collect();
     let texts: Vec<String> = series
         .iter()
         .map(|f| fs::read_to_string(ctx.patches().join(f)))

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::apply::{self, git, identity, BRANCH};
-use crate::check::COVER;
+use crate::check::{self, COVER};
 use crate::cmd::Step;
 use crate::ctx::Ctx;
 use crate::export::cover_parts;
@@ -90,25 +90,25 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if topics.is_empty() {
         bail!("`series` lists no patch: nothing to send");
     }
+    // Each topic's cover letter: its subject, its text, and the topics it
+    // needs (its prerequisite-patch-id lines, as export wrote them).
     let mut covers = Vec::new();
     for t in &topics {
         let cover_path = ctx.patches().join(&t.name).join(COVER);
         let cover = fs::read_to_string(&cover_path)
             .with_context(|| format!("cannot read {}", cover_path.display()))?;
-        let (subject, blurb) = cover_parts(&cover);
-        let subject = subject
-            .filter(|s| !s.contains("*** SUBJECT HERE ***"))
-            .with_context(|| format!("{} has no subject", cover_path.display()))?;
-        if blurb.is_empty() || blurb.contains("*** BLURB HERE ***") {
-            bail!("{} has no text: write it first", cover_path.display());
+        let problems = check::cover_problems(&t.name, &cover);
+        if !problems.is_empty() {
+            bail!("{}: write it first", problems.join("; "));
         }
-        covers.push((subject, blurb));
+        let (subject, blurb) = cover_parts(&cover);
+        covers.push((subject.unwrap_or_default(), blurb, prerequisites(&cover)));
     }
 
     apply::run(ctx)?;
     let total: usize = topics.iter().map(|t| t.patches.len()).sum();
     let kernel = ctx.kernel();
-    let rev = |r: &str| rev_in(&kernel, r);
+    let rev = |r: &str| apply::rev(&kernel, r);
     let base = rev(&format!("{BRANCH}~{total}"))?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let ranges = topics::ranges(&kernel, &names, &base)?;
@@ -149,13 +149,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         &ctx.data().join("send-pick"),
         &log,
     )?;
-    let srev = |r: &str| rev_in(&scratch, r);
+    let srev = |r: &str| apply::rev(&scratch, r);
 
     let mut summary = Vec::new();
     let mut all_mails: Vec<PathBuf> = Vec::new();
     for (i, t) in topics.iter().enumerate() {
         let (tbase, tip) = &ranges[i];
-        let (subject, blurb) = &covers[i];
+        let (subject, blurb, deps) = &covers[i];
         let branch = topics::branch(&t.name);
         let base_branch = format!("{BASE_BRANCH}-{}", t.name);
         let mails = out.join("mails").join(&t.name);
@@ -192,9 +192,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .run_logged(&log)?;
         // The topics it needs, as the exported cover letter names them, and
         // the real base: b4 would name the topic's base, a local commit.
-        let deps = prerequisites(&fs::read_to_string(
-            ctx.patches().join(&t.name).join(COVER),
-        )?);
         if !deps.is_empty() {
             let f = out.join(format!("deps-{}.txt", t.name));
             fs::write(&f, format!("{}\nbase-commit: {base}\n", deps.join("\n")))?;
@@ -316,16 +313,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The object `r` names in the repository `dir`.
-fn rev_in(dir: &Path, r: &str) -> Result<String> {
-    Ok(git(dir)
-        .args(["rev-parse", "--verify", "-q", r])
-        .output()
-        .with_context(|| format!("{r} is not in {}", dir.display()))?
-        .trim()
-        .to_string())
-}
-
 /// The `prerequisite-patch-id:` lines of a cover letter, as b4's
 /// dependency entries (`patch-id: ...`).
 pub fn prerequisites(cover: &str) -> Vec<String> {
@@ -426,10 +413,10 @@ fn round_trip(
             log.display()
         );
     }
-    let tree = g().args(["rev-parse", "HEAD^{tree}"]).output()?;
+    let tree = apply::rev(scratch, "HEAD^{tree}")?;
     // Leave the scratch clone on the enrolled branch, ready for `b4 send`.
     g().args(["checkout", "-q", "-f", branch]).run_logged(log)?;
-    Ok(tree.trim().to_string())
+    Ok(tree)
 }
 
 #[cfg(test)]

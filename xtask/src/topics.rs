@@ -163,11 +163,8 @@ pub fn set_branches(
 /// in order on `base` and that the last one is `cdev-sync` itself.
 pub fn ranges(tree: &Path, names: &[String], base: &str) -> Result<Vec<(String, String)>> {
     let rev = |r: &str| -> Result<String> {
-        match git(tree)
-            .args(["rev-parse", "--verify", "-q", &format!("{r}^{{commit}}")])
-            .output()
-        {
-            Ok(s) => Ok(s.trim().to_string()),
+        match crate::apply::rev(tree, &format!("{r}^{{commit}}")) {
+            Ok(s) => Ok(s),
             Err(_) => bail!(
                 "{}: there is no branch {r}: make it at the last commit of its topic (git branch {r} <commit>); `cargo xtask apply` makes one for each topic of `series`, but resets {BRANCH} to patches/, dropping commits not exported",
                 tree.display()
@@ -255,7 +252,7 @@ pub fn heads(
                 let _ = git(scratch).args(["cherry-pick", "--abort"]).status_quiet();
                 return Ok(None);
             }
-            Ok(Some(git(scratch).args(["rev-parse", "HEAD"]).output()?))
+            Ok(Some(crate::apply::rev(scratch, "HEAD")?))
         })();
         // The worktree goes whatever happened in it.
         let _ = git(tree)
@@ -271,7 +268,7 @@ pub fn heads(
                 log.display()
             );
         };
-        out.push((onto, head.trim().to_string()));
+        out.push((onto, head));
     }
     Ok(out)
 }

@@ -381,6 +381,7 @@ static bool find_pci_dev(long vendor, long device, char *addr, size_t len)
 static bool pci_driver_of(const char *addr, char *name, size_t len)
 {
 	char path[PATH_MAX], target[PATH_MAX];
+	const char *slash;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", addr);
@@ -388,7 +389,8 @@ static bool pci_driver_of(const char *addr, char *name, size_t len)
 	if (n < 0)
 		return false;
 	target[n] = '\0';
-	snprintf(name, len, "%s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	slash = strrchr(target, '/');
+	snprintf(name, len, "%s", slash ? slash + 1 : target);
 	return true;
 }
 
